@@ -1,0 +1,50 @@
+"""Plain NumPy correlate / convolve / fftconvolve with SciPy's conventions: the oracle.
+
+convolve is a sum of shifted, scaled copies of in1, one per kernel element:
+slow for big kernels, but obviously right.
+"""
+import numpy as np
+
+from .. import shapes
+
+
+def _inputs(in1, in2, mode):
+    in1 = shapes.check_array(in1, "in1")
+    in2 = shapes.check_array(in2, "in2")
+    shapes.check_signal_pair(in1, in2, mode)
+    dtype = np.result_type(in1, in2)
+    return in1.astype(dtype, copy=False), in2.astype(dtype, copy=False)
+
+
+def _full_convolve(a, b):
+    full_shape = tuple(x + y - 1 for x, y in zip(a.shape, b.shape))
+    out = np.zeros(full_shape, dtype=a.dtype)
+    for offset in np.ndindex(*b.shape):
+        window = tuple(slice(o, o + n) for o, n in zip(offset, a.shape))
+        out[window] += b[offset] * a
+    return out
+
+
+def convolve(in1, in2, mode="full"):
+    """True convolution (the kernel flipped) of two 1-3-D arrays, like scipy.signal.convolve."""
+    in1, in2 = _inputs(in1, in2, mode)
+    full = _full_convolve(in1, in2)
+    out_shape = shapes.signal_output_shape(in1.shape, in2.shape, mode)
+    return np.ascontiguousarray(full[shapes.signal_crop(full.shape, out_shape)])
+
+
+def correlate(in1, in2, mode="full"):
+    """Cross-correlation, like scipy.signal.correlate: convolution with in2 flipped in every axis."""
+    in1, in2 = _inputs(in1, in2, mode)
+    return convolve(in1, np.ascontiguousarray(np.flip(in2)), mode)
+
+
+def fftconvolve(in1, in2, mode="full"):
+    """Convolution through the convolution theorem (numpy.fft), like scipy.signal.fftconvolve."""
+    in1, in2 = _inputs(in1, in2, mode)
+    full_shape = tuple(x + y - 1 for x, y in zip(in1.shape, in2.shape))
+    axes = tuple(range(in1.ndim))
+    spectrum = np.fft.rfftn(in1, full_shape, axes) * np.fft.rfftn(in2, full_shape, axes)
+    full = np.fft.irfftn(spectrum, full_shape, axes).astype(in1.dtype, copy=False)
+    out_shape = shapes.signal_output_shape(in1.shape, in2.shape, mode)
+    return np.ascontiguousarray(full[shapes.signal_crop(full_shape, out_shape)])

@@ -1,0 +1,276 @@
+"""Argument checks and output-shape arithmetic shared by every backend.
+
+Every public op validates here first, so each backend receives arrays it can
+trust (float32/float64, contiguous, non-empty, one device) and a geometry
+object that already holds the normalised stride, padding and output shape.
+Errors name the offending value.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+SIGNAL_MODES = ("full", "same", "valid")
+
+
+def device_of(a):
+    """'cuda' for a Numba CUDA device array (anything exposing the CUDA array interface), else 'cpu'."""
+    if isinstance(a, np.ndarray):
+        return "cpu"
+    return "cuda" if hasattr(a, "__cuda_array_interface__") else "cpu"
+
+
+def check_array(a, name):
+    """Return `a` as a contiguous float32/float64 array on its own device, or raise.
+
+    Host arrays that are not C-contiguous are copied; device arrays that are not
+    are rejected, since copying them would be a hidden device operation.
+    """
+    if device_of(a) == "cpu" and not isinstance(a, np.ndarray):
+        a = np.asarray(a)
+    if np.dtype(a.dtype) not in FLOAT_DTYPES:
+        raise TypeError(f"{name} has dtype {a.dtype}; convref computes in float32 or float64")
+    if a.size == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(a.shape)})")
+    if device_of(a) == "cpu":
+        return np.ascontiguousarray(a)
+    if not a.is_c_contiguous():
+        raise ValueError(f"{name} is a non-contiguous device array (strides {a.strides}); make it contiguous first")
+    return a
+
+
+def check_same_kind(**arrays):
+    """Raise unless all given arrays share one dtype and one device; return (dtype, device)."""
+    items = [(n, a) for n, a in arrays.items() if a is not None]
+    devices = {n: device_of(a) for n, a in items}
+    if len(set(devices.values())) > 1:
+        raise ValueError(f"arrays on different devices: {devices}")
+    dtypes = {n: np.dtype(a.dtype) for n, a in items}
+    if len(set(dtypes.values())) > 1:
+        raise TypeError(f"arrays of different dtypes: { {n: str(d) for n, d in dtypes.items()} }")
+    return items[0][1].dtype, devices[items[0][0]]
+
+
+def as_tuple(value, n, name, minimum):
+    """Normalise an int or a length-n sequence of ints to an n-tuple, each >= minimum."""
+    if isinstance(value, (int, np.integer)):
+        values = (int(value),) * n
+    else:
+        values = tuple(value)
+        if len(values) != n or not all(isinstance(v, (int, np.integer)) for v in values):
+            raise ValueError(f"{name} must be an int or {n} ints, got {value!r}")
+        values = tuple(int(v) for v in values)
+    if any(v < minimum for v in values):
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return values
+
+
+def _check_ndim(a, ndim, name, layout):
+    if len(a.shape) != ndim:
+        raise ValueError(f"{name} must be {ndim}-D {layout}, got shape {tuple(a.shape)}")
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """Everything a conv kernel needs besides the arrays. Hashable: a cache key for algorithm choice.
+
+    padding holds (before, after) per spatial dim, so the asymmetric padding of
+    padding="same" with an even kernel is representable.
+    """
+    batch: int
+    in_channels: int
+    out_channels: int
+    groups: int
+    in_spatial: tuple
+    kernel: tuple
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+    out_spatial: tuple
+
+    @property
+    def nd(self):
+        return len(self.kernel)
+
+    @property
+    def input_shape(self):
+        return (self.batch, self.in_channels) + self.in_spatial
+
+    @property
+    def weight_shape(self):
+        return (self.out_channels, self.in_channels // self.groups) + self.kernel
+
+    @property
+    def output_shape(self):
+        return (self.batch, self.out_channels) + self.out_spatial
+
+    @property
+    def flops(self):
+        """Multiply-adds x 2 of the forward pass."""
+        return 2 * int(np.prod(self.output_shape)) * int(np.prod(self.weight_shape[1:]))
+
+
+def _normalise_padding(padding, kernel, dilation, stride, nd):
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * nd
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(f"padding='same' needs stride 1, got stride {stride}")
+            totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+            return tuple((t // 2, t - t // 2) for t in totals)
+        raise ValueError(f"padding must be an int, a tuple of ints, 'same' or 'valid', got {padding!r}")
+    return tuple((p, p) for p in as_tuple(padding, nd, "padding", 0))
+
+
+def conv_geometry(input_shape, weight_shape, nd, stride=1, padding=0, dilation=1, groups=1):
+    """Check a conv's shapes and arguments; return its ConvGeometry.
+
+    input_shape: (N, C, *spatial); weight_shape: (K, C // groups, *kernel).
+    """
+    input_shape, weight_shape = tuple(input_shape), tuple(weight_shape)
+    if len(input_shape) != nd + 2:
+        raise ValueError(f"conv{nd}d input must be {nd + 2}-D (N, C, {'spatial ' * nd}), got shape {input_shape}")
+    if len(weight_shape) != nd + 2:
+        raise ValueError(f"conv{nd}d weight must be {nd + 2}-D (out_ch, in_ch // groups, *kernel), got shape {weight_shape}")
+    if not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    n, c = input_shape[:2]
+    k, cg = weight_shape[:2]
+    if c % groups:
+        raise ValueError(f"input channels {c} are not divisible by groups={groups}")
+    if k % groups:
+        raise ValueError(f"output channels {k} are not divisible by groups={groups}")
+    if cg * groups != c:
+        raise ValueError(f"weight expects {cg} x groups={groups} = {cg * groups} input channels, input has {c} (weight shape {weight_shape}, input shape {input_shape})")
+    stride = as_tuple(stride, nd, "stride", 1)
+    dilation = as_tuple(dilation, nd, "dilation", 1)
+    kernel = weight_shape[2:]
+    pads = _normalise_padding(padding, kernel, dilation, stride, nd)
+    out = []
+    for i, (size, kk, s, d, (lo, hi)) in enumerate(zip(input_shape[2:], kernel, stride, dilation, pads)):
+        span = d * (kk - 1) + 1
+        if size + lo + hi < span:
+            raise ValueError(f"kernel of dilated size {span} is larger than the padded input ({size} + {lo} + {hi}) in spatial dim {i}")
+        out.append((size + lo + hi - span) // s + 1)
+    return ConvGeometry(n, c, k, int(groups), input_shape[2:], kernel, stride, pads, dilation, tuple(out))
+
+
+def conv_transpose_geometry(input_shape, weight_shape, nd, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Geometry of conv_transposeNd(x) seen as the conv whose input gradient it computes.
+
+    x: (N, C_in, *spatial); weight: (C_in, C_out // groups, *kernel), PyTorch's layout.
+    Returns the ConvGeometry of the forward conv that maps the transposed output back to x.
+    """
+    input_shape, weight_shape = tuple(input_shape), tuple(weight_shape)
+    if len(input_shape) != nd + 2 or len(weight_shape) != nd + 2:
+        raise ValueError(f"conv_transpose{nd}d needs {nd + 2}-D input and weight, got {input_shape} and {weight_shape}")
+    if isinstance(padding, str):
+        raise ValueError(f"conv_transpose{nd}d padding must be ints, got {padding!r}")
+    if not isinstance(groups, (int, np.integer)) or groups < 1:
+        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    n, c_in = input_shape[:2]
+    if weight_shape[0] != c_in:
+        raise ValueError(f"weight has {weight_shape[0]} input channels, input has {c_in}")
+    if c_in % groups:
+        raise ValueError(f"input channels {c_in} are not divisible by groups={groups}")
+    stride = as_tuple(stride, nd, "stride", 1)
+    dilation = as_tuple(dilation, nd, "dilation", 1)
+    pads = as_tuple(padding, nd, "padding", 0)
+    out_pads = as_tuple(output_padding, nd, "output_padding", 0)
+    for op, s, d in zip(out_pads, stride, dilation):
+        if op >= max(s, d):
+            raise ValueError(f"output_padding {out_pads} must be smaller than stride {stride} or dilation {dilation}")
+    kernel = weight_shape[2:]
+    spatial = tuple((size - 1) * s - 2 * p + d * (k - 1) + op + 1
+                    for size, s, p, d, k, op in zip(input_shape[2:], stride, pads, dilation, kernel, out_pads))
+    if any(o < 1 for o in spatial):
+        raise ValueError(f"conv_transpose{nd}d output would have spatial shape {spatial}")
+    conv_weight_shape = (c_in, weight_shape[1]) + kernel
+    out_shape = (n, weight_shape[1] * groups) + spatial
+    geom = conv_geometry(out_shape, conv_weight_shape, nd, stride, pads, dilation, groups)
+    assert geom.out_spatial == input_shape[2:]
+    return geom
+
+
+def check_conv_grad_shape(grad_out, geom):
+    if tuple(grad_out.shape) != geom.output_shape:
+        raise ValueError(f"grad_out has shape {tuple(grad_out.shape)}, the conv produces {geom.output_shape}")
+
+
+@dataclass(frozen=True)
+class PoolGeometry:
+    """A pooling window's geometry over the spatial dims of an (N, C, *spatial) input."""
+    batch: int
+    channels: int
+    in_spatial: tuple
+    kernel: tuple
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+    out_spatial: tuple
+
+    @property
+    def nd(self):
+        return len(self.kernel)
+
+    @property
+    def input_shape(self):
+        return (self.batch, self.channels) + self.in_spatial
+
+    @property
+    def output_shape(self):
+        return (self.batch, self.channels) + self.out_spatial
+
+
+def pool_geometry(input_shape, nd, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """Check a pooling op's arguments (PyTorch's rules) and return its PoolGeometry."""
+    input_shape = tuple(input_shape)
+    if len(input_shape) != nd + 2:
+        raise ValueError(f"pool{nd}d input must be {nd + 2}-D (N, C, {'spatial ' * nd}), got shape {input_shape}")
+    kernel = as_tuple(kernel_size, nd, "kernel_size", 1)
+    stride = kernel if stride is None else as_tuple(stride, nd, "stride", 1)
+    pads = as_tuple(padding, nd, "padding", 0)
+    dilation = as_tuple(dilation, nd, "dilation", 1)
+    out = []
+    for i, (size, k, s, p, d) in enumerate(zip(input_shape[2:], kernel, stride, pads, dilation)):
+        if p > k // 2:
+            raise ValueError(f"padding {p} must be at most half the kernel size {k} (spatial dim {i})")
+        span = d * (k - 1) + 1
+        room = size + 2 * p - span
+        if room < 0:
+            raise ValueError(f"pooling window of size {span} is larger than the padded input ({size} + 2*{p}) in spatial dim {i}")
+        o = (-(-room // s) if ceil_mode else room // s) + 1
+        if ceil_mode and (o - 1) * s >= size + p:
+            o -= 1  # the last window must start inside the input or its left padding
+        out.append(o)
+    return PoolGeometry(input_shape[0], input_shape[1], input_shape[2:], kernel, stride, pads, dilation, tuple(out))
+
+
+def check_signal_pair(in1, in2, mode):
+    """SciPy's rules for correlate/convolve: same ndim (1-3 here), a known mode,
+    and for 'valid' one input at least as large as the other in every dim."""
+    if mode not in SIGNAL_MODES:
+        raise ValueError(f"mode must be one of {SIGNAL_MODES}, got {mode!r}")
+    if len(in1.shape) != len(in2.shape):
+        raise ValueError(f"in1 and in2 must have the same number of dimensions, got {tuple(in1.shape)} and {tuple(in2.shape)}")
+    if not 1 <= len(in1.shape) <= 3:
+        raise ValueError(f"correlate/convolve support 1-D to 3-D inputs, got {len(in1.shape)}-D")
+    if mode == "valid" and not (all(a >= b for a, b in zip(in1.shape, in2.shape))
+                                or all(b >= a for a, b in zip(in1.shape, in2.shape))):
+        raise ValueError(f"for 'valid' mode one input must be at least as large as the other in every dimension, "
+                         f"got {tuple(in1.shape)} and {tuple(in2.shape)}")
+
+
+def signal_output_shape(shape1, shape2, mode):
+    """Output shape of correlate/convolve(in1, in2, mode), SciPy's convention."""
+    if mode == "full":
+        return tuple(a + b - 1 for a, b in zip(shape1, shape2))
+    if mode == "same":
+        return tuple(shape1)
+    return tuple(abs(a - b) + 1 for a, b in zip(shape1, shape2))
+
+
+def signal_crop(full_shape, out_shape):
+    """Slices that take the centred out_shape part of a full result (SciPy's `_centered`)."""
+    return tuple(slice((f - o) // 2, (f - o) // 2 + o) for f, o in zip(full_shape, out_shape))

@@ -1,0 +1,19 @@
+"""Builds the Cython extensions in ops/_native with OpenMP; all metadata lives in setup.cfg."""
+import sys
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+openmp = ["/openmp"] if sys.platform == "win32" else ["-fopenmp"]
+extensions = [
+    Extension(
+        "ops._native.im2col",
+        ["ops/_native/im2col.pyx"],
+        include_dirs=[numpy.get_include()],
+        extra_compile_args=openmp + ["-O3"],
+        extra_link_args=[] if sys.platform == "win32" else openmp,
+    )
+]
+
+setup(ext_modules=cythonize(extensions, compiler_directives={"language_level": 3}))
