@@ -13,7 +13,7 @@ CONV_ALGORITHMS = {
     "cpu": {"reference": "ops.reference.conv", "gemm": "ops.cpu.gemm"},
     "cuda": {},
 }
-POOL_BACKENDS = {"cpu": "ops.reference.pool"}
+POOL_BACKENDS = {"cpu": "ops.cpu.pool"}
 SIGNAL_METHODS = {
     "cpu": {"direct": "ops.reference.signal", "fft": "ops.cpu.fft"},
     "cuda": {},
