@@ -1,0 +1,431 @@
+"""Differentiable neural-network ops on Tensors: every op of `ops`, linear, normalisation, dropout, losses.
+
+Arguments follow `ops` (and so PyTorch): conv2d(x, weight, bias=None, stride=1,
+padding=0, dilation=1, groups=1). Each op's backward calls the matching
+gradient function of `ops`, which picks the fastest algorithm it has.
+"""
+import numpy as np
+
+import ops
+
+from .device import device_of
+from .graph import Function
+from .random import generator_or_default
+from .tensor import Tensor, apply
+from .tensor_ops import log_softmax_array
+
+_CONV = {nd: (getattr(ops, f"conv{nd}d"), getattr(ops, f"conv{nd}d_grad_input"),
+              getattr(ops, f"conv{nd}d_grad_weight"), getattr(ops, f"conv_transpose{nd}d")) for nd in (1, 2, 3)}
+_POOL = {nd: {kind + suffix: getattr(ops, f"{kind}{nd}d{suffix}") for kind in ("max_pool", "avg_pool")
+              for suffix in ("", "_grad_input")} for nd in (1, 2, 3)}
+_BLUR = {nd: (getattr(ops, f"blur_pool{nd}d"), getattr(ops, f"blur_pool{nd}d_grad_input")) for nd in (1, 2)}
+
+
+def _channel_sum(grad):
+    """Sum over every axis but the channel axis 1: the gradient of a per-channel bias."""
+    return grad.sum(axis=(0,) + tuple(range(2, grad.ndim)))
+
+
+def _with_bias(x, weight, bias):
+    return (x, weight) if bias is None else (x, weight, bias)
+
+
+# --- convolutions ---------------------------------------------------------
+class Conv(Function):
+    """convNd(x, weight[, bias]); input grad: convNd_grad_input, weight grad: convNd_grad_weight."""
+
+    def __init__(self, nd, stride, padding, dilation, groups):
+        self.nd = nd
+        self.args = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+    def forward(self, x, weight, bias=None):
+        self.x, self.weight = x, weight
+        return _CONV[self.nd][0](x, weight, bias, **self.args)
+
+    def backward(self, grad):
+        _, grad_input, grad_weight, _ = _CONV[self.nd]
+        need = self.needs_input_grad
+        return (grad_input(grad, self.weight, self.x.shape, **self.args) if need[0] else None,
+                grad_weight(self.x, grad, self.weight.shape, **self.args) if need[1] else None,
+                _channel_sum(grad) if len(need) > 2 and need[2] else None)
+
+
+class ConvTranspose(Function):
+    """conv_transposeNd(x, weight[, bias]): the input gradient of a conv, so its own gradients are that conv
+    (input grad) and that conv's weight gradient with the roles of input and output swapped."""
+
+    def __init__(self, nd, stride, padding, output_padding, groups, dilation):
+        self.nd = nd
+        self.args = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        self.output_padding = output_padding
+
+    def forward(self, x, weight, bias=None):
+        self.x, self.weight = x, weight
+        a = self.args
+        return _CONV[self.nd][3](x, weight, bias, a["stride"], a["padding"], self.output_padding, a["groups"], a["dilation"])
+
+    def backward(self, grad):
+        conv, _, grad_weight, _ = _CONV[self.nd]
+        need = self.needs_input_grad
+        return (conv(grad, self.weight, None, **self.args) if need[0] else None,
+                grad_weight(grad, self.x, self.weight.shape, **self.args) if need[1] else None,
+                _channel_sum(grad) if len(need) > 2 and need[2] else None)
+
+
+def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """x (N, C, L), weight (K, C // groups, k), bias (K,) -> (N, K, L_out)."""
+    return apply(Conv(1, stride, padding, dilation, groups), *_with_bias(x, weight, bias))
+
+
+def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """x (N, C, H, W), weight (K, C // groups, kh, kw), bias (K,) -> (N, K, H_out, W_out)."""
+    return apply(Conv(2, stride, padding, dilation, groups), *_with_bias(x, weight, bias))
+
+
+def conv3d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """x (N, C, D, H, W), weight (K, C // groups, kd, kh, kw), bias (K,) -> (N, K, D_out, H_out, W_out)."""
+    return apply(Conv(3, stride, padding, dilation, groups), *_with_bias(x, weight, bias))
+
+
+def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """x (N, C_in, L), weight (C_in, C_out // groups, k) -> (N, C_out, L_out)."""
+    return apply(ConvTranspose(1, stride, padding, output_padding, groups, dilation), *_with_bias(x, weight, bias))
+
+
+def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """x (N, C_in, H, W), weight (C_in, C_out // groups, kh, kw) -> (N, C_out, H_out, W_out)."""
+    return apply(ConvTranspose(2, stride, padding, output_padding, groups, dilation), *_with_bias(x, weight, bias))
+
+
+def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """x (N, C_in, D, H, W), weight (C_in, C_out // groups, kd, kh, kw) -> (N, C_out, D_out, H_out, W_out)."""
+    return apply(ConvTranspose(3, stride, padding, output_padding, groups, dilation), *_with_bias(x, weight, bias))
+
+
+# --- pooling --------------------------------------------------------------
+class MaxPool(Function):
+    """Window maxima; the gradient goes to the arg-max of each window (ops' indices)."""
+
+    def __init__(self, nd, kernel_size, stride, padding, dilation, ceil_mode):
+        self.nd = nd
+        self.args = dict(kernel_size=kernel_size, stride=stride, padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        out, self.indices = _POOL[self.nd]["max_pool"](x, return_indices=True, **self.args)
+        return out
+
+    def backward(self, grad):
+        return (_POOL[self.nd]["max_pool_grad_input"](grad, self.indices, self.input_shape, **self.args),)
+
+
+class AvgPool(Function):
+    def __init__(self, nd, kernel_size, stride, padding, ceil_mode, count_include_pad):
+        self.nd = nd
+        self.args = dict(kernel_size=kernel_size, stride=stride, padding=padding, ceil_mode=ceil_mode,
+                         count_include_pad=count_include_pad)
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        return _POOL[self.nd]["avg_pool"](x, **self.args)
+
+    def backward(self, grad):
+        return (_POOL[self.nd]["avg_pool_grad_input"](grad, self.input_shape, **self.args),)
+
+
+class BlurPool(Function):
+    def __init__(self, nd, filt_size, stride):
+        self.nd, self.filt_size, self.stride = nd, filt_size, stride
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        return _BLUR[self.nd][0](x, self.filt_size, self.stride)
+
+    def backward(self, grad):
+        return (_BLUR[self.nd][1](grad, self.input_shape, self.filt_size, self.stride),)
+
+
+def _max_pool(nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    fn = MaxPool(nd, kernel_size, stride, padding, dilation, ceil_mode)
+    out = apply(fn, x)
+    return (out, Tensor(fn.indices)) if return_indices else out
+
+
+def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """x (N, C, L) -> (N, C, L_out), and the int64 indices (not differentiable) if return_indices."""
+    return _max_pool(1, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """x (N, C, H, W) -> (N, C, H_out, W_out), and the int64 indices if return_indices."""
+    return _max_pool(2, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def max_pool3d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """x (N, C, D, H, W) -> (N, C, D_out, H_out, W_out), and the int64 indices if return_indices."""
+    return _max_pool(3, x, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
+
+
+def avg_pool1d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """x (N, C, L) -> (N, C, L_out): window means."""
+    return apply(AvgPool(1, kernel_size, stride, padding, ceil_mode, count_include_pad), x)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """x (N, C, H, W) -> (N, C, H_out, W_out): window means."""
+    return apply(AvgPool(2, kernel_size, stride, padding, ceil_mode, count_include_pad), x)
+
+
+def avg_pool3d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """x (N, C, D, H, W) -> (N, C, D_out, H_out, W_out): window means."""
+    return apply(AvgPool(3, kernel_size, stride, padding, ceil_mode, count_include_pad), x)
+
+
+def blur_pool1d(x, filt_size=3, stride=2):
+    """Anti-aliased downsampling (Zhang 2019): x (N, C, L) -> (N, C, (L - 1) // stride + 1)."""
+    return apply(BlurPool(1, filt_size, stride), x)
+
+
+def blur_pool2d(x, filt_size=3, stride=2):
+    """Anti-aliased downsampling (Zhang 2019): x (N, C, H, W) -> (N, C, (H - 1) // stride + 1, (W - 1) // stride + 1)."""
+    return apply(BlurPool(2, filt_size, stride), x)
+
+
+# --- signal processing (SciPy's conventions) -------------------------------
+class Correlate(Function):
+    """ops.correlate / ops.convolve (true convolution when flip); gradients from ops.correlate_grad / convolve_grad."""
+
+    def __init__(self, mode, method, flip):
+        self.mode, self.method = mode, method
+        self.op, self.op_grad = (ops.convolve, ops.convolve_grad) if flip else (ops.correlate, ops.correlate_grad)
+
+    def forward(self, in1, in2):
+        self.in1, self.in2 = in1, in2
+        return self.op(in1, in2, self.mode, self.method)
+
+    def backward(self, grad):
+        g1, g2 = self.op_grad(grad, self.in1, self.in2, self.mode, self.method)
+        return g1.astype(self.in1.dtype, copy=False), g2.astype(self.in2.dtype, copy=False)
+
+
+def correlate(in1, in2, mode="full", method="auto"):
+    """Cross-correlation of two 1-3-D tensors, like scipy.signal.correlate; differentiable in both."""
+    return apply(Correlate(mode, method, flip=False), in1, in2)
+
+
+def convolve(in1, in2, mode="full", method="auto"):
+    """Convolution of two 1-3-D tensors, like scipy.signal.convolve; differentiable in both."""
+    return apply(Correlate(mode, method, flip=True), in1, in2)
+
+
+def fftconvolve(in1, in2, mode="full"):
+    """Convolution through the FFT, like scipy.signal.fftconvolve."""
+    return convolve(in1, in2, mode, method="fft")
+
+
+# --- dense layers, normalisation, dropout ----------------------------------
+class Linear(Function):
+    """x (..., in) @ weight (out, in).T + bias (out,): one fused op."""
+
+    def forward(self, x, weight, bias=None):
+        self.x, self.weight = x, weight
+        out = x @ weight.T
+        if bias is not None:
+            out += bias
+        return out
+
+    def backward(self, grad):
+        need = self.needs_input_grad
+        rows = grad.reshape(-1, grad.shape[-1])
+        return (grad @ self.weight if need[0] else None,
+                rows.T @ self.x.reshape(-1, self.x.shape[-1]) if need[1] else None,
+                rows.sum(axis=0) if len(need) > 2 and need[2] else None)
+
+
+def linear(x, weight, bias=None):
+    """x (..., in_features), weight (out_features, in_features), bias (out_features,) -> (..., out_features)."""
+    if x.shape[-1] != weight.shape[1]:
+        raise ValueError(f"linear: input has {x.shape[-1]} features, weight {tuple(weight.shape)} expects {weight.shape[1]}")
+    return apply(Linear(), *_with_bias(x, weight, bias))
+
+
+class BatchNorm(Function):
+    """Normalise each channel (axis 1) by batch statistics (training) or running ones, then scale and shift.
+
+    In training the running mean / unbiased variance (arrays, updated in place)
+    move towards the batch's by `momentum`, as in PyTorch.
+    """
+
+    def __init__(self, running_mean, running_var, training, momentum, eps):
+        self.running_mean, self.running_var = running_mean, running_var
+        self.batch_stats = training or running_mean is None
+        self.update_running = training and running_mean is not None
+        self.momentum, self.eps = momentum, eps
+
+    def forward(self, x, weight=None, bias=None):
+        axes = (0,) + tuple(range(2, x.ndim))
+        channel = (1, -1) + (1,) * (x.ndim - 2)
+        self.axes, self.channel, self.count = axes, channel, x.size // x.shape[1]
+        if self.batch_stats:
+            if self.count < 2:
+                raise ValueError(f"batch norm in training needs more than one value per channel, got input shape {x.shape}")
+            mean, var = x.mean(axis=axes), x.var(axis=axes)
+            if self.update_running:
+                m = self.momentum
+                self.running_mean *= 1 - m
+                self.running_mean += m * mean
+                self.running_var *= 1 - m
+                self.running_var += m * var * (self.count / (self.count - 1))
+        else:
+            mean, var = self.running_mean, self.running_var
+        xp = device_of(x).xp
+        self.invstd = (1 / xp.sqrt(var + self.eps)).astype(x.dtype, copy=False)
+        self.xhat = (x - mean.reshape(channel)) * self.invstd.reshape(channel)
+        self.weight = weight
+        out = self.xhat if weight is None else self.xhat * weight.reshape(channel)
+        return out if bias is None else out + bias.reshape(channel)
+
+    def backward(self, grad):
+        c = self.channel
+        grad_sum = grad.sum(axis=self.axes)
+        grad_xhat_sum = (grad * self.xhat).sum(axis=self.axes)
+        scale = self.invstd if self.weight is None else self.invstd * self.weight
+        gx = None
+        if self.needs_input_grad[0]:
+            gx = grad * scale.reshape(c)
+            if self.batch_stats:  # the batch statistics depend on x too
+                gx -= scale.reshape(c) * (grad_sum.reshape(c) + self.xhat * grad_xhat_sum.reshape(c)) / self.count
+        need = self.needs_input_grad
+        return (gx, grad_xhat_sum if len(need) > 1 and need[1] else None,
+                grad_sum if len(need) > 2 and need[2] else None)
+
+
+def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+    """x (N, C, *spatial); running_mean/var: (C,) Tensors or arrays (updated in place in training) or None."""
+    running = [r.data if isinstance(r, Tensor) else r for r in (running_mean, running_var)]
+    inputs = (x,) if weight is None and bias is None else (x, weight) if bias is None else (x, weight, bias)
+    if weight is None and bias is not None:
+        raise ValueError("batch_norm with a bias needs a weight (pass ones)")
+    return apply(BatchNorm(running[0], running[1], training, momentum, eps), *inputs)
+
+
+class Dropout(Function):
+    def __init__(self, p, generator):
+        self.p, self.generator = p, generator
+
+    def forward(self, x):
+        keep = self.generator.random(x.shape) >= self.p
+        self.mask = device_of(x).from_host((keep / (1 - self.p)).astype(x.dtype))
+        return x * self.mask
+
+    def backward(self, grad):
+        return (grad * self.mask,)
+
+
+def dropout(x, p=0.5, training=True, generator=None):
+    """Zero each element with probability p and scale the rest by 1 / (1 - p); identity unless training."""
+    if not 0 <= p < 1:
+        raise ValueError(f"dropout probability must be in [0, 1), got {p!r}")
+    if not training or p == 0:
+        return x
+    return apply(Dropout(p, generator_or_default(generator)), x)
+
+
+# --- losses ---------------------------------------------------------------
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_reduction(reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+
+
+class CrossEntropy(Function):
+    """-log softmax(logits)[target], through one stable log-softmax; gradient softmax - one_hot."""
+
+    def __init__(self, reduction):
+        self.reduction = reduction
+
+    def forward(self, logits, target):
+        rows = device_of(logits).xp.arange(logits.shape[0])
+        log_probs = log_softmax_array(logits, 1)
+        self.rows, self.target = rows, target
+        self.probs = device_of(logits).xp.exp(log_probs)
+        losses = -log_probs[rows, target]
+        if self.reduction == "none":
+            return losses
+        total = losses.sum()
+        return (total / logits.shape[0] if self.reduction == "mean" else total).astype(logits.dtype)
+
+    def backward(self, grad):
+        g = self.probs.copy()
+        g[self.rows, self.target] -= 1
+        if self.reduction == "none":
+            return g * grad[:, None], None
+        return g * (grad / g.shape[0] if self.reduction == "mean" else grad), None
+
+
+def cross_entropy(logits, target, reduction="mean"):
+    """logits (N, C) (any real numbers), target (N,) integer class labels in [0, C) -> mean loss."""
+    _check_reduction(reduction)
+    target = target if isinstance(target, Tensor) else Tensor(device_of(logits.data).xp.asarray(target))
+    if logits.ndim != 2 or target.shape != logits.shape[:1]:
+        raise ValueError(f"cross_entropy needs logits (N, C) and labels (N,), got {logits.shape} and {target.shape}")
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy labels must be integers, got {target.dtype}")
+    low, high = int(target.data.min()), int(target.data.max())
+    if low < 0 or high >= logits.shape[1]:
+        raise ValueError(f"labels must lie in [0, {logits.shape[1]}), got values from {low} to {high}")
+    return apply(CrossEntropy(reduction), logits, target)
+
+
+class MSE(Function):
+    def __init__(self, reduction):
+        self.reduction = reduction
+
+    def forward(self, a, b):
+        self.diff = a - b
+        squared = self.diff * self.diff
+        if self.reduction == "none":
+            return squared
+        total = squared.sum()
+        return (total / squared.size if self.reduction == "mean" else total).astype(a.dtype)
+
+    def backward(self, grad):
+        scale = 2 * grad / self.diff.size if self.reduction == "mean" else 2 * grad
+        g = self.diff * scale
+        return g, -g
+
+
+def mse_loss(x, target, reduction="mean"):
+    """Mean (or sum, or elementwise) squared difference of two tensors of one shape."""
+    _check_reduction(reduction)
+    target = target if isinstance(target, Tensor) else Tensor(device_of(x.data).xp.asarray(target, x.dtype))
+    if x.shape != target.shape:
+        raise ValueError(f"mse_loss needs equal shapes, got {x.shape} and {target.shape}")
+    return apply(MSE(reduction), x, target)
+
+
+# --- activations (also Tensor methods) --------------------------------------
+def relu(x):
+    return x.relu()
+
+
+def sigmoid(x):
+    return x.sigmoid()
+
+
+def tanh(x):
+    return x.tanh()
+
+
+def softmax(x, dim=-1):
+    return x.softmax(dim)
+
+
+def log_softmax(x, dim=-1):
+    return x.log_softmax(dim)
+
+
+def flatten(x, start_dim=1, end_dim=-1):
+    return x.flatten(start_dim, end_dim)
