@@ -1,13 +1,15 @@
-"""convref's graph executor and user API: autograd Tensors over the ops in `ops`.
+"""convref's graph executor and user API: autograd Tensors over the ops in `ops`, nn layers, optimizers, data.
 
     import engine as E
-    x = E.tensor(images, requires_grad=True)
-    loss = E.functional.cross_entropy(E.functional.conv2d(x, w, b).flatten(1) @ v, labels)
-    loss.backward(); x.grad.numpy()
+    model = E.nn.Sequential(E.nn.Conv2d(1, 6, 5, padding=2), E.nn.ReLU(), E.nn.MaxPool2d(2), ...)
+    loss = E.functional.cross_entropy(model(x), labels)
+    opt.zero_grad(); loss.backward(); opt.step()
 """
-from . import functional
+from . import data, functional, nn, optim
 from .graph import is_grad_enabled, no_grad
 from .random import manual_seed
+from .serialize import load, save
 from .tensor import Tensor, tensor
 
-__all__ = ["Tensor", "tensor", "no_grad", "is_grad_enabled", "manual_seed", "functional"]
+__all__ = ["Tensor", "tensor", "no_grad", "is_grad_enabled", "manual_seed", "save", "load",
+           "functional", "nn", "optim", "data"]

@@ -1,0 +1,85 @@
+"""Optimizers with PyTorch's update rules, updating the parameters' arrays in place.
+
+SGD:  g = grad + weight_decay * p;  buf = momentum * buf + (1 - dampening) * g  (buf = g at the first step);
+      step = g + momentum * buf if nesterov else buf;  p -= lr * step.
+Adam: g = grad + weight_decay * p;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+      p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
+"""
+from .device import device_of
+from .graph import no_grad
+
+
+class Optimizer:
+    def __init__(self, params, lr):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError("the optimizer got an empty parameter list")
+        if not all(getattr(p, "requires_grad", False) for p in self.params):
+            raise ValueError("every parameter handed to an optimizer must be a Tensor that requires grad")
+        if lr < 0:
+            raise ValueError(f"learning rate must be >= 0, got {lr}")
+        self.lr = lr
+        self.state = [{} for _ in self.params]
+
+    def zero_grad(self):
+        """Forget the gradients (set to None: the next backward writes fresh ones)."""
+        for p in self.params:
+            p.grad = None
+
+    @no_grad()
+    def step(self):
+        for p, state in zip(self.params, self.state):
+            if p.grad is not None:
+                self._update(p.data, p.grad.data, state)
+
+    def _update(self, p, grad, state):
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    def __init__(self, params, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+        super().__init__(params, lr)
+        if momentum < 0 or weight_decay < 0:
+            raise ValueError(f"momentum and weight_decay must be >= 0, got {momentum} and {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum needs momentum > 0 and dampening 0")
+        self.momentum, self.dampening, self.weight_decay, self.nesterov = momentum, dampening, weight_decay, nesterov
+
+    def _update(self, p, grad, state):
+        if self.weight_decay:
+            grad = grad + self.weight_decay * p
+        if self.momentum:
+            buf = state.get("momentum_buffer")
+            if buf is None:
+                buf = state["momentum_buffer"] = grad.copy()
+            else:
+                buf *= self.momentum
+                buf += (1 - self.dampening) * grad
+            grad = grad + self.momentum * buf if self.nesterov else buf
+        p -= self.lr * grad
+
+
+class Adam(Optimizer):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        super().__init__(params, lr)
+        if not all(0 <= b < 1 for b in betas) or eps < 0 or weight_decay < 0:
+            raise ValueError(f"Adam needs betas in [0, 1), eps >= 0, weight_decay >= 0; got {betas}, {eps}, {weight_decay}")
+        self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
+
+    def _update(self, p, grad, state):
+        xp = device_of(p).xp
+        if self.weight_decay:
+            grad = grad + self.weight_decay * p
+        if not state:
+            state.update(step=0, exp_avg=xp.zeros_like(p), exp_avg_sq=xp.zeros_like(p))
+        b1, b2 = self.betas
+        state["step"] += 1
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m *= b1
+        m += (1 - b1) * grad
+        v *= b2
+        v += (1 - b2) * grad * grad
+        step_size = self.lr / (1 - b1 ** state["step"])
+        denom = xp.sqrt(v / (1 - b2 ** state["step"]))
+        denom += self.eps
+        p -= step_size * (m / denom)
