@@ -11,9 +11,9 @@ import math
 
 CONV_ALGORITHMS = {
     "cpu": {"reference": "ops.reference.conv", "gemm": "ops.cpu.gemm"},
-    "cuda": {},
+    "cuda": {"direct": "ops.cuda.direct", "gemm": "ops.cuda.gemm"},
 }
-POOL_BACKENDS = {"cpu": "ops.cpu.pool"}
+POOL_BACKENDS = {"cpu": "ops.cpu.pool", "cuda": "ops.cuda.pool"}
 SIGNAL_METHODS = {
     "cpu": {"direct": "ops.reference.signal", "fft": "ops.cpu.fft"},
     "cuda": {},

@@ -14,10 +14,11 @@ SIGNAL_MODES = ("full", "same", "valid")
 
 
 def device_of(a):
-    """'cuda' for a Numba CUDA device array (anything exposing the CUDA array interface), else 'cpu'."""
+    """'cuda' for a Numba CUDA device array (anything exposing the CUDA array interface, or the
+    simulator's stand-in, which marks itself __cuda_ndarray__ instead), else 'cpu'."""
     if isinstance(a, np.ndarray):
         return "cpu"
-    return "cuda" if hasattr(a, "__cuda_array_interface__") else "cpu"
+    return "cuda" if hasattr(a, "__cuda_array_interface__") or getattr(a, "__cuda_ndarray__", False) else "cpu"
 
 
 def check_array(a, name):

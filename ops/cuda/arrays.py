@@ -1,0 +1,88 @@
+"""Device arrays for the kernels: allocation, fills, flips, 5-D views and launch sizes.
+
+1-D and 2-D convolutions and poolings run as 3-D ones: (N, C, L) is viewed as
+(N, C, 1, 1, L) and (N, C, H, W) as (N, C, 1, H, W), so each op has one kernel.
+Views of contiguous device arrays cost nothing; no data leaves the device here.
+"""
+import numpy as np
+from numba import cuda
+
+THREADS = 128          # threads per block for one-thread-per-element kernels
+REDUCE_THREADS = 64    # threads per block of the reductions (32 such blocks fill a multiprocessor)
+MAX_GRID_Z = 65535     # the hardware limit of gridDim.z (x allows 2**31 - 1)
+
+
+def blocks(n, threads=THREADS):
+    """Blocks of `threads` that cover n elements: every element gets a thread, whatever n is."""
+    return max(1, -(-n // threads))
+
+
+def next_pow2(n):
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
+def reduction_block(count, rows):
+    """Block shape (lanes, rows) for kernels where each row of threads sums `count` terms (indexing.row_sum):
+    lanes a power of two with at least 32 terms each, at most a warp; rows as many as fit REDUCE_THREADS
+    and no more than needed."""
+    lanes = min(32, next_pow2(-(-count // 32)))
+    return lanes, min(REDUCE_THREADS // lanes, next_pow2(rows))
+
+
+def empty(shape, dtype):
+    return cuda.device_array(tuple(shape), np.dtype(dtype))
+
+
+def flat(a):
+    """The 1-D view of a contiguous device array."""
+    return a.reshape(a.size)
+
+
+@cuda.jit(cache=True)
+def _fill(a, value):
+    i = cuda.grid(1)
+    if i < a.size:
+        a[i] = value
+
+
+def full(shape, value, dtype):
+    a = empty(shape, dtype)
+    _fill[blocks(a.size), THREADS](flat(a), value)
+    return a
+
+
+def three(values, pad):
+    """Left-pad a per-dim tuple to 3 dims (1-D and 2-D ops run as 3-D)."""
+    return (pad,) * (3 - len(values)) + tuple(int(v) for v in values)
+
+
+def five_d(a):
+    """(N, C, *S) with 1-3 spatial dims -> the (N, C, D, H, W) view."""
+    shape = tuple(a.shape)
+    return a.reshape(shape[:2] + three(shape[2:], 1))
+
+
+def conv_args(geom):
+    """A ConvGeometry's kernel, stride, leading padding and dilation as 3-tuples for the kernels."""
+    return (three(geom.kernel, 1), three(geom.stride, 1), three([lo for lo, _ in geom.padding], 0),
+            three(geom.dilation, 1))
+
+
+@cuda.jit(cache=True)
+def _flip(a, out):
+    i = cuda.grid(1)
+    if i < out.size:
+        depth, height, width = out.shape
+        w = i % width
+        h = (i // width) % height
+        d = i // (width * height)
+        out[d, h, w] = a[depth - 1 - d, height - 1 - h, width - 1 - w]
+
+
+def flip(a):
+    """A new device array with `a` (1-3-D) reversed along every axis, like np.flip(a)."""
+    shape = tuple(a.shape)
+    out = empty(shape, a.dtype)
+    as3 = three(shape, 1)
+    _flip[blocks(a.size), THREADS](a.reshape(as3), out.reshape(as3))
+    return out

@@ -1,0 +1,292 @@
+"""The elementwise ops and reductions of a training step, on device arrays, so a whole step stays on the GPU.
+
+bias_add, relu and its gradient, softmax / log-softmax over the classes of
+(N, classes) logits and their gradients, cross-entropy with integer labels
+(mean over the batch, PyTorch's default) and its gradient, sums over axes, and
+in-place SGD (momentum, dampening, Nesterov, weight decay) and Adam updates
+with PyTorch's formulas. Elementwise kernels run one thread per element, row
+ops one thread per row, sums one row of threads per output element.
+"""
+import math
+
+import numpy as np
+from numba import cuda
+
+from . import arrays
+from .arrays import REDUCE_THREADS
+from .indexing import row_sum
+
+MAX_RANK = 5
+
+
+@cuda.jit(cache=True)
+def _bias_add(x, bias, out, inner):
+    i = cuda.grid(1)
+    if i < x.size:
+        out[i] = x[i] + bias[(i // inner) % bias.size]
+
+
+def bias_add(x, bias, out=None):
+    """x (N, C, *S) + bias (C,) broadcast over N and S; out may be x itself (in place)."""
+    if len(x.shape) < 2 or tuple(bias.shape) != (x.shape[1],):
+        raise ValueError(f"bias of shape {tuple(bias.shape)} does not match the channels of x {tuple(x.shape)}")
+    out = arrays.empty(x.shape, x.dtype) if out is None else out
+    inner = x.size // (x.shape[0] * x.shape[1])
+    _bias_add[arrays.blocks(x.size), arrays.THREADS](arrays.flat(x), bias, arrays.flat(out), inner)
+    return out
+
+
+@cuda.jit(cache=True)
+def _relu(x, out):
+    i = cuda.grid(1)
+    if i < x.size:
+        v = x[i]
+        out[i] = 0 if v <= 0 else v    # NaN passes through, as in PyTorch
+
+
+def relu(x, out=None):
+    out = arrays.empty(x.shape, x.dtype) if out is None else out
+    _relu[arrays.blocks(x.size), arrays.THREADS](arrays.flat(x), arrays.flat(out))
+    return out
+
+
+@cuda.jit(cache=True)
+def _relu_grad(grad_out, x, grad_x):
+    i = cuda.grid(1)
+    if i < x.size:
+        grad_x[i] = grad_out[i] if x[i] > 0 else 0
+
+
+def relu_grad_input(grad_out, x):
+    """Gradient of relu at x: grad_out where x > 0, else 0."""
+    grad_x = arrays.empty(x.shape, x.dtype)
+    _relu_grad[arrays.blocks(x.size), arrays.THREADS](arrays.flat(grad_out), arrays.flat(x), arrays.flat(grad_x))
+    return grad_x
+
+
+@cuda.jit(device=True)
+def _log_sum_exp(x, r):
+    top = x[r, 0]
+    for j in range(1, x.shape[1]):
+        top = max(top, x[r, j])
+    total = cuda.local.array(1, x.dtype)
+    total[0] = 0
+    for j in range(x.shape[1]):
+        total[0] += math.exp(x[r, j] - top)
+    return top + math.log(total[0])
+
+
+@cuda.jit(cache=True)
+def _softmax(x, out, log):
+    r = cuda.grid(1)
+    if r < x.shape[0]:
+        lse = _log_sum_exp(x, r)
+        for j in range(x.shape[1]):
+            out[r, j] = x[r, j] - lse if log else math.exp(x[r, j] - lse)
+
+
+def _rows(name, x):
+    if len(x.shape) != 2:
+        raise ValueError(f"{name} works on (N, classes) arrays, got shape {tuple(x.shape)}")
+
+
+def softmax(x):
+    """Softmax over the classes (last axis) of x (N, classes)."""
+    _rows("softmax", x)
+    out = arrays.empty(x.shape, x.dtype)
+    _softmax[arrays.blocks(x.shape[0]), arrays.THREADS](x, out, False)
+    return out
+
+
+def log_softmax(x):
+    """Log-softmax over the classes (last axis) of x (N, classes), computed as x - logsumexp(x)."""
+    _rows("log_softmax", x)
+    out = arrays.empty(x.shape, x.dtype)
+    _softmax[arrays.blocks(x.shape[0]), arrays.THREADS](x, out, True)
+    return out
+
+
+@cuda.jit(cache=True)
+def _softmax_grad(grad_out, out, grad_x, log):
+    # log: out = log_softmax, dx = g - softmax * sum(g); else out = softmax, dx = out * (g - sum(g * out))
+    r = cuda.grid(1)
+    if r >= out.shape[0]:
+        return
+    total = cuda.local.array(1, out.dtype)
+    total[0] = 0
+    for j in range(out.shape[1]):
+        total[0] += grad_out[r, j] if log else grad_out[r, j] * out[r, j]
+    for j in range(out.shape[1]):
+        if log:
+            grad_x[r, j] = grad_out[r, j] - math.exp(out[r, j]) * total[0]
+        else:
+            grad_x[r, j] = out[r, j] * (grad_out[r, j] - total[0])
+
+
+def softmax_grad_input(grad_out, out):
+    """Gradient of softmax given its result `out` (N, classes)."""
+    grad_x = arrays.empty(out.shape, out.dtype)
+    _softmax_grad[arrays.blocks(out.shape[0]), arrays.THREADS](grad_out, out, grad_x, False)
+    return grad_x
+
+
+def log_softmax_grad_input(grad_out, out):
+    """Gradient of log_softmax given its result `out` (N, classes)."""
+    grad_x = arrays.empty(out.shape, out.dtype)
+    _softmax_grad[arrays.blocks(out.shape[0]), arrays.THREADS](grad_out, out, grad_x, True)
+    return grad_x
+
+
+@cuda.jit(cache=True)
+def _cross_entropy_rows(logits, labels, losses):
+    r = cuda.grid(1)
+    if r < logits.shape[0]:
+        label = labels[r]
+        if 0 <= label < logits.shape[1]:
+            losses[r] = _log_sum_exp(logits, r) - logits[r, label]
+        else:
+            losses[r] = math.nan     # a label outside 0..classes-1 poisons the loss rather than reading garbage
+
+
+def _check_labels(logits, labels):
+    _rows("cross_entropy", logits)
+    if tuple(labels.shape) != (logits.shape[0],) or np.dtype(labels.dtype).kind not in "iu":
+        raise ValueError(f"labels must be integers of shape ({logits.shape[0]},), got {labels.dtype} {tuple(labels.shape)}")
+
+
+def cross_entropy(logits, labels):
+    """Mean over the batch of -log softmax(logits)[label]: logits (N, classes), labels (N,) integers -> shape ().
+
+    A label outside 0..classes-1 makes the loss NaN.
+    """
+    _check_labels(logits, labels)
+    losses = arrays.empty((logits.shape[0],), logits.dtype)
+    _cross_entropy_rows[arrays.blocks(logits.shape[0]), arrays.THREADS](logits, labels, losses)
+    return _sum(losses, (0,), False, 1.0 / logits.shape[0])
+
+
+@cuda.jit(cache=True)
+def _cross_entropy_grad(logits, labels, grad_out, grad_x):
+    r = cuda.grid(1)
+    if r >= logits.shape[0]:
+        return
+    lse = _log_sum_exp(logits, r)
+    scale = grad_out[0] / logits.shape[0]
+    for j in range(logits.shape[1]):
+        hit = 1 if j == labels[r] else 0
+        grad_x[r, j] = (math.exp(logits[r, j] - lse) - hit) * scale
+
+
+def cross_entropy_grad_input(logits, labels, grad_out=None):
+    """Gradient of cross_entropy with respect to the logits: (softmax - one_hot(labels)) * grad_out / N.
+
+    grad_out: the gradient of the loss, a one-element device array, or None for 1.
+    """
+    _check_labels(logits, labels)
+    grad_out = arrays.full((1,), 1.0, logits.dtype) if grad_out is None else arrays.flat(grad_out)
+    grad_x = arrays.empty(logits.shape, logits.dtype)
+    _cross_entropy_grad[arrays.blocks(logits.shape[0]), arrays.THREADS](logits, labels, grad_out, grad_x)
+    return grad_x
+
+
+@cuda.jit(device=True)
+def _offset(index, shape, strides):
+    """Element offset of the flat position `index` of an index space of `shape` laid over `strides`."""
+    offset = 0
+    for d in range(MAX_RANK - 1, -1, -1):
+        offset += (index % shape[d]) * strides[d]
+        index //= shape[d]
+    return offset
+
+
+@cuda.jit(cache=True)
+def _sum_kernel(x, out, kept_shape, kept_strides, summed_shape, summed_strides, count, scale):
+    o = cuda.blockIdx.x * cuda.blockDim.y + cuda.threadIdx.y
+    base = _offset(min(o, out.size - 1), kept_shape, kept_strides)
+    acc = cuda.local.array(1, x.dtype)
+    acc[0] = 0
+    for r in range(cuda.threadIdx.x, count, cuda.blockDim.x):
+        acc[0] += x[base + _offset(r, summed_shape, summed_strides)]
+    partial = cuda.shared.array(REDUCE_THREADS, x.dtype)
+    total = row_sum(partial, acc[0])
+    if cuda.threadIdx.x == 0 and o < out.size:
+        out[o] = total * scale
+
+
+def _sum(x, axes, keepdims, scale):
+    shape = tuple(x.shape)
+    strides = [int(np.prod(shape[d + 1:])) for d in range(len(shape))]
+    kept = [d for d in range(len(shape)) if d not in axes]
+    summed = [d for d in range(len(shape)) if d in axes]
+    out_shape = tuple(1 if d in axes else shape[d] for d in range(len(shape))) if keepdims \
+        else tuple(shape[d] for d in kept)
+    out = arrays.empty(out_shape, x.dtype)
+
+    def padded(values, fill):
+        return (fill,) * (MAX_RANK - len(values)) + tuple(values)
+
+    count = int(np.prod([shape[d] for d in summed]))
+    threads = arrays.reduction_block(count, out.size)
+    _sum_kernel[arrays.blocks(out.size, threads[1]), threads](
+        arrays.flat(x), out.reshape(out.size), padded([shape[d] for d in kept], 1), padded([strides[d] for d in kept], 0),
+        padded([shape[d] for d in summed], 1), padded([strides[d] for d in summed], 0), count, scale)
+    return out
+
+
+def sum_axes(x, axes=None, keepdims=False):
+    """Sum of x over `axes` (an int, a tuple of ints, negative allowed, or None for all), like np.sum."""
+    ndim = len(x.shape)
+    if ndim > MAX_RANK:
+        raise ValueError(f"sum_axes supports up to {MAX_RANK} dims, got shape {tuple(x.shape)}")
+    axes = tuple(range(ndim)) if axes is None else (axes,) if isinstance(axes, (int, np.integer)) else tuple(axes)
+    if any(not -ndim <= a < ndim for a in axes) or len(set(a % ndim for a in axes)) != len(axes):
+        raise ValueError(f"axes {axes} are not distinct axes of an array of shape {tuple(x.shape)}")
+    return _sum(x, tuple(a % ndim for a in axes), keepdims, 1.0)
+
+
+@cuda.jit(cache=True)
+def _sgd(param, grad, velocity, lr, momentum, dampening, weight_decay, nesterov, first_step):
+    i = cuda.grid(1)
+    if i >= param.size:
+        return
+    step = grad[i] + weight_decay * param[i]
+    if momentum != 0:
+        v = step if first_step else momentum * velocity[i] + (1 - dampening) * step
+        velocity[i] = v
+        step = step + momentum * v if nesterov else v
+    param[i] -= lr * step
+
+
+def sgd_update(param, grad, lr, velocity=None, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
+               first_step=False):
+    """One torch.optim.SGD step in place on param (and velocity, needed when momentum != 0).
+
+    first_step: the momentum buffer is set to the step instead of decayed (PyTorch's first iteration).
+    """
+    if momentum != 0 and velocity is None:
+        raise ValueError(f"momentum={momentum} needs a velocity buffer shaped like param {tuple(param.shape)}")
+    velocity = arrays.empty((0,), param.dtype) if velocity is None else arrays.flat(velocity)
+    _sgd[arrays.blocks(param.size), arrays.THREADS](arrays.flat(param), arrays.flat(grad), velocity, float(lr),
+                                                    float(momentum), float(dampening), float(weight_decay),
+                                                    bool(nesterov), bool(first_step))
+
+
+@cuda.jit(cache=True)
+def _adam(param, grad, m, v, step_size, beta1, beta2, eps, weight_decay, bias_correction2_sqrt):
+    i = cuda.grid(1)
+    if i >= param.size:
+        return
+    g = grad[i] + weight_decay * param[i]
+    m[i] = beta1 * m[i] + (1 - beta1) * g
+    v[i] = beta2 * v[i] + (1 - beta2) * g * g
+    param[i] -= step_size * m[i] / (math.sqrt(v[i]) / bias_correction2_sqrt + eps)
+
+
+def adam_update(param, grad, m, v, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.0):
+    """One torch.optim.Adam step in place on param and its moment buffers m, v; step counts from 1."""
+    if step < 1:
+        raise ValueError(f"Adam's step counts from 1, got {step}")
+    step_size = lr / (1 - beta1 ** step)
+    _adam[arrays.blocks(param.size), arrays.THREADS](arrays.flat(param), arrays.flat(grad), arrays.flat(m),
+                                                     arrays.flat(v), float(step_size), float(beta1), float(beta2),
+                                                     float(eps), float(weight_decay), math.sqrt(1 - beta2 ** step))
