@@ -1,0 +1,114 @@
+"""Shared pieces of the training examples: arguments, the epoch loop with its progress line, and plots."""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import engine as E
+
+OUT = Path(__file__).resolve().parent / "out"
+
+
+def parser(description, epochs, out_name):
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--epochs", type=int, default=epochs, help=f"passes over the training set (default {epochs})")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where the tensors live")
+    p.add_argument("--seed", type=int, default=0, help="seeds initialisation and shuffling")
+    p.add_argument("--subset", type=int, default=None, help="train on the first SUBSET examples only (quick runs)")
+    p.add_argument("--threads", type=int, default=None, help="cap the CPU threads of Numba, OpenMP and BLAS")
+    p.add_argument("--out", type=Path, default=OUT, help=f"folder for {out_name}")
+    return p
+
+
+def accuracy(model, x, y, device, batch_size=500):
+    """Fraction of correct predictions, in evaluation mode and without a graph."""
+    model.eval()
+    correct = 0
+    with E.no_grad():
+        for xb, yb in E.data.DataLoader(x, y, batch_size=batch_size, device=device):
+            correct += int((model(xb).numpy().argmax(axis=1) == yb.numpy()).sum())
+    model.train()
+    return correct / len(x)
+
+
+def _bar(done, total, width=24):
+    filled = round(width * done / total)
+    return "[" + "#" * filled + "." * (width - filled) + "]"
+
+
+def train(model, optimizer, train_set, test_set, epochs, batch_size, device):
+    """Train for `epochs`; print one progress line per epoch (a live bar on a terminal); return the history."""
+    loader = E.data.DataLoader(*train_set, batch_size=batch_size, shuffle=True, device=device)
+    history = {"loss": [], "train_acc": [], "test_acc": [], "seconds": []}
+    live = sys.stdout.isatty()
+    start = time.perf_counter()
+    for epoch in range(1, epochs + 1):
+        total, count = 0.0, 0
+        for i, (xb, yb) in enumerate(loader, start=1):
+            loss = E.functional.cross_entropy(model(xb), yb)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total, count = total + loss.item() * len(yb), count + len(yb)
+            if live:
+                print(f"\repoch {epoch:3d}/{epochs} {_bar(i, len(loader))} loss {total / count:.4f}", end="", flush=True)
+        history["loss"].append(total / count)
+        history["train_acc"].append(accuracy(model, *train_set, device))
+        history["test_acc"].append(accuracy(model, *test_set, device))
+        history["seconds"].append(time.perf_counter() - start)
+        print(f"\repoch {epoch:3d}/{epochs} {_bar(1, 1)} loss {history['loss'][-1]:.4f}  "
+              f"train {100 * history['train_acc'][-1]:5.1f}%  test {100 * history['test_acc'][-1]:5.1f}%  "
+              f"({history['seconds'][-1]:.1f} s)", flush=True)
+    return history
+
+
+def subset(train_set, n):
+    return train_set if n is None else tuple(a[:n] for a in train_set)
+
+
+def plot_curves(ax_loss, ax_acc, history, label=""):
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    ax_loss.plot(epochs, history["loss"], label=f"{label}train loss".strip())
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("cross-entropy")
+    ax_loss.set_yscale("log")
+    ax_acc.plot(epochs, 100 * np.array(history["train_acc"]), label=f"{label} train".strip())
+    ax_acc.plot(epochs, 100 * np.array(history["test_acc"]), label=f"{label} test".strip())
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("accuracy (%)")
+    ax_acc.legend()
+
+
+def image_grid(fig, spec, images, title, cmap="RdBu_r", cols=None):
+    """Show (count, h, w) images in a row-major grid inside one subplot-spec cell (RdBu_r: symmetric colour scale)."""
+    count = len(images)
+    cols = cols or int(np.ceil(np.sqrt(count)))
+    rows = int(np.ceil(count / cols))
+    grid = spec.subgridspec(rows, cols, wspace=0.05, hspace=0.05)
+    limit = float(np.abs(images).max()) or 1.0
+    for i in range(rows * cols):
+        ax = fig.add_subplot(grid[i // cols, i % cols])
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i < count:
+            ax.imshow(images[i], cmap=cmap, vmin=-limit if cmap == "RdBu_r" else None, vmax=limit)
+        else:
+            ax.axis("off")
+        if i == 0:
+            ax.set_title(title, loc="left", fontsize=9)
+
+
+def setup(args):
+    """Seed, cap the threads if asked, and fail early (with the engine's message) if the device is unavailable."""
+    try:
+        E.tensor([0.0], device=args.device)
+    except NotImplementedError as error:
+        raise SystemExit(f"--device {args.device}: {error}")
+    if args.threads:
+        import numba
+        import threadpoolctl
+        numba.set_num_threads(args.threads)
+        threadpoolctl.threadpool_limits(args.threads)
+    E.manual_seed(args.seed)
