@@ -49,6 +49,9 @@ def _conv_transpose(nd, x, weight, bias, stride, padding, output_padding, groups
     if bias is not None and tuple(bias.shape) != (geom.in_channels,):
         raise ValueError(f"bias must have shape ({geom.in_channels},), got {tuple(bias.shape)}")
     out = select.conv_algorithm(geom, device, algorithm).grad_input(x, weight, geom)
+    if bias is not None and device == "cuda":
+        from .cuda import elementwise
+        return elementwise.bias_add(out, bias, out=out)
     if bias is not None:
         out += bias.reshape((1, -1) + (1,) * nd)
     return out

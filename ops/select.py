@@ -16,7 +16,7 @@ CONV_ALGORITHMS = {
 POOL_BACKENDS = {"cpu": "ops.cpu.pool", "cuda": "ops.cuda.pool"}
 SIGNAL_METHODS = {
     "cpu": {"direct": "ops.reference.signal", "fft": "ops.cpu.fft"},
-    "cuda": {},
+    "cuda": {"direct": "ops.cuda.signal", "fft": "ops.cuda.fft"},
 }
 
 # Direct correlation wins while its multiply-adds stay below this many times the

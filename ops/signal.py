@@ -37,12 +37,20 @@ def convolve(in1, in2, mode="full", method="auto"):
 def correlate(in1, in2, mode="full", method="auto"):
     """Cross-correlation of in1 with in2, like scipy.signal.correlate: convolve with in2 flipped."""
     in1, in2 = _checked(in1, in2, mode)
-    return convolve(in1, np.ascontiguousarray(np.flip(in2)), mode, method)
+    return convolve(in1, _flipped(in2), mode, method)
 
 
 def fftconvolve(in1, in2, mode="full"):
     """Convolution through the FFT, like scipy.signal.fftconvolve."""
     return convolve(in1, in2, mode, method="fft")
+
+
+def _flipped(a):
+    """a reversed along every axis, as a new contiguous array on a's device."""
+    if shapes.device_of(a) == "cpu":
+        return np.ascontiguousarray(np.flip(a))
+    from .cuda import arrays
+    return arrays.flip(a)
 
 
 def _full_grad(grad_out, shape1, shape2, mode):
@@ -51,21 +59,26 @@ def _full_grad(grad_out, shape1, shape2, mode):
     expected = shapes.signal_output_shape(shape1, shape2, mode)
     if tuple(grad_out.shape) != expected:
         raise ValueError(f"grad_out has shape {tuple(grad_out.shape)}, the {mode!r} result has {expected}")
+    crop = shapes.signal_crop(full_shape, expected)
+    if shapes.device_of(grad_out) == "cuda":
+        from .cuda import arrays
+        return arrays.embed(grad_out, full_shape, tuple(sl.start for sl in crop))
     full = np.zeros(full_shape, grad_out.dtype)
-    full[shapes.signal_crop(full_shape, expected)] = grad_out
+    full[crop] = grad_out
     return full
 
 
 def convolve_grad(grad_out, in1, in2, mode="full", method="auto"):
     """Gradients (d in1, d in2) of convolve(in1, in2, mode) given the gradient of its result."""
     in1, in2 = _checked(in1, in2, mode)
-    full = _full_grad(np.asarray(grad_out, in1.dtype), in1.shape, in2.shape, mode)
+    if shapes.device_of(in1) == "cpu":
+        grad_out = np.asarray(grad_out, in1.dtype)
+    full = _full_grad(grad_out, in1.shape, in2.shape, mode)
     return correlate(full, in2, "valid", method), correlate(full, in1, "valid", method)
 
 
 def correlate_grad(grad_out, in1, in2, mode="full", method="auto"):
     """Gradients (d in1, d in2) of correlate(in1, in2, mode) given the gradient of its result."""
     in1, in2 = _checked(in1, in2, mode)
-    flipped = np.ascontiguousarray(np.flip(in2))
-    g1, g_flipped = convolve_grad(grad_out, in1, flipped, mode, method)
-    return g1, np.ascontiguousarray(np.flip(g_flipped))
+    g1, g_flipped = convolve_grad(grad_out, in1, _flipped(in2), mode, method)
+    return g1, _flipped(g_flipped)

@@ -1,12 +1,13 @@
 """CUDA backend: Numba CUDA kernels on device arrays (NCHW, float32/float64), one algorithm per module.
 
-direct:      shared-memory tiled correlation (forward), gather grad_input, block-reduced grad_weight
-gemm:        im2col / col2im packing + tiled shared-memory GEMM (matmul) with register blocking
+direct:      shared-memory tiled correlation (forward), gathered grad_input, row-reduced grad_weight
+gemm:        im2col / col2im packing + tiled shared-memory matrix products with register blocking
 pool:        max (with indices), average and blur pooling, forward and backward
 elementwise: bias add, ReLU, softmax / log-softmax, cross-entropy, sums over axes, SGD / Adam updates
 signal:      ops.correlate / convolve on the device through the direct kernel
-fft:         radix-2 Stockham FFT and FFT convolution
-arrays:      device allocation, fills, flips, reshapes and launch sizes shared by the kernels
+fft:         radix-2 Stockham FFT (fftn / ifftn) and FFT convolution
+arrays:      allocation, fills, flips, zero padding, 5-D views and launch sizes shared by the kernels
+indexing:    device functions for index arithmetic and block sums
 
 Which numba.cuda. The kernels are written against the `numba.cuda` API only,
 which Numba 0.68's built-in (deprecated, no longer developed) target and

@@ -17,6 +17,13 @@ def blocks(n, threads=THREADS):
     return max(1, -(-n // threads))
 
 
+def grid(n):
+    """(blocks, threads) of a one-thread-per-element launch over n elements: blocks of THREADS threads,
+    fewer for small n (idle threads cost nothing on a GPU, but each is a Python thread in the simulator)."""
+    threads = min(THREADS, next_pow2(n))
+    return blocks(n, threads), threads
+
+
 def next_pow2(n):
     return 1 << max(0, int(n) - 1).bit_length()
 
@@ -47,7 +54,7 @@ def _fill(a, value):
 
 def full(shape, value, dtype):
     a = empty(shape, dtype)
-    _fill[blocks(a.size), THREADS](flat(a), value)
+    _fill[grid(a.size)](flat(a), value)
     return a
 
 
@@ -84,5 +91,25 @@ def flip(a):
     shape = tuple(a.shape)
     out = empty(shape, a.dtype)
     as3 = three(shape, 1)
-    _flip[blocks(a.size), THREADS](a.reshape(as3), out.reshape(as3))
+    _flip[grid(a.size)](a.reshape(as3), out.reshape(as3))
+    return out
+
+
+@cuda.jit(cache=True)
+def _embed(a, out, lead):
+    i = cuda.grid(1)
+    if i < out.size:
+        depth, height, width = out.shape
+        d = i // (width * height) - lead[0]
+        h = (i // width) % height - lead[1]
+        w = i % width - lead[2]
+        inside = 0 <= d < a.shape[0] and 0 <= h < a.shape[1] and 0 <= w < a.shape[2]
+        out[i // (width * height), (i // width) % height, i % width] = a[d, h, w] if inside else 0
+
+
+def embed(a, shape, lead, dtype=None):
+    """A new zero array of `shape` (1-3-D, a's dtype or `dtype`) holding `a` from position `lead` on:
+    the adjoint of cropping, and zero padding."""
+    out = empty(shape, a.dtype if dtype is None else dtype)
+    _embed[grid(out.size)](a.reshape(three(a.shape, 1)), out.reshape(three(shape, 1)), three(lead, 0))
     return out

@@ -145,7 +145,7 @@ def _grad_input(grad_out, w, grad_x, kernel, stride, pad, dilation):
 
 def grad_input(grad_out, w, geom):
     grad_x = arrays.empty(geom.input_shape, grad_out.dtype)
-    _grad_input[arrays.blocks(grad_x.size), arrays.THREADS](
+    _grad_input[arrays.grid(grad_x.size)](
         arrays.five_d(grad_out), arrays.five_d(w), arrays.five_d(grad_x), *arrays.conv_args(geom))
     return grad_x
 

@@ -32,7 +32,7 @@ def bias_add(x, bias, out=None):
         raise ValueError(f"bias of shape {tuple(bias.shape)} does not match the channels of x {tuple(x.shape)}")
     out = arrays.empty(x.shape, x.dtype) if out is None else out
     inner = x.size // (x.shape[0] * x.shape[1])
-    _bias_add[arrays.blocks(x.size), arrays.THREADS](arrays.flat(x), bias, arrays.flat(out), inner)
+    _bias_add[arrays.grid(x.size)](arrays.flat(x), bias, arrays.flat(out), inner)
     return out
 
 
@@ -46,7 +46,7 @@ def _relu(x, out):
 
 def relu(x, out=None):
     out = arrays.empty(x.shape, x.dtype) if out is None else out
-    _relu[arrays.blocks(x.size), arrays.THREADS](arrays.flat(x), arrays.flat(out))
+    _relu[arrays.grid(x.size)](arrays.flat(x), arrays.flat(out))
     return out
 
 
@@ -60,7 +60,7 @@ def _relu_grad(grad_out, x, grad_x):
 def relu_grad_input(grad_out, x):
     """Gradient of relu at x: grad_out where x > 0, else 0."""
     grad_x = arrays.empty(x.shape, x.dtype)
-    _relu_grad[arrays.blocks(x.size), arrays.THREADS](arrays.flat(grad_out), arrays.flat(x), arrays.flat(grad_x))
+    _relu_grad[arrays.grid(x.size)](arrays.flat(grad_out), arrays.flat(x), arrays.flat(grad_x))
     return grad_x
 
 
@@ -94,7 +94,7 @@ def softmax(x):
     """Softmax over the classes (last axis) of x (N, classes)."""
     _rows("softmax", x)
     out = arrays.empty(x.shape, x.dtype)
-    _softmax[arrays.blocks(x.shape[0]), arrays.THREADS](x, out, False)
+    _softmax[arrays.grid(x.shape[0])](x, out, False)
     return out
 
 
@@ -102,7 +102,7 @@ def log_softmax(x):
     """Log-softmax over the classes (last axis) of x (N, classes), computed as x - logsumexp(x)."""
     _rows("log_softmax", x)
     out = arrays.empty(x.shape, x.dtype)
-    _softmax[arrays.blocks(x.shape[0]), arrays.THREADS](x, out, True)
+    _softmax[arrays.grid(x.shape[0])](x, out, True)
     return out
 
 
@@ -126,14 +126,14 @@ def _softmax_grad(grad_out, out, grad_x, log):
 def softmax_grad_input(grad_out, out):
     """Gradient of softmax given its result `out` (N, classes)."""
     grad_x = arrays.empty(out.shape, out.dtype)
-    _softmax_grad[arrays.blocks(out.shape[0]), arrays.THREADS](grad_out, out, grad_x, False)
+    _softmax_grad[arrays.grid(out.shape[0])](grad_out, out, grad_x, False)
     return grad_x
 
 
 def log_softmax_grad_input(grad_out, out):
     """Gradient of log_softmax given its result `out` (N, classes)."""
     grad_x = arrays.empty(out.shape, out.dtype)
-    _softmax_grad[arrays.blocks(out.shape[0]), arrays.THREADS](grad_out, out, grad_x, True)
+    _softmax_grad[arrays.grid(out.shape[0])](grad_out, out, grad_x, True)
     return grad_x
 
 
@@ -161,7 +161,7 @@ def cross_entropy(logits, labels):
     """
     _check_labels(logits, labels)
     losses = arrays.empty((logits.shape[0],), logits.dtype)
-    _cross_entropy_rows[arrays.blocks(logits.shape[0]), arrays.THREADS](logits, labels, losses)
+    _cross_entropy_rows[arrays.grid(logits.shape[0])](logits, labels, losses)
     return _sum(losses, (0,), False, 1.0 / logits.shape[0])
 
 
@@ -185,7 +185,7 @@ def cross_entropy_grad_input(logits, labels, grad_out=None):
     _check_labels(logits, labels)
     grad_out = arrays.full((1,), 1.0, logits.dtype) if grad_out is None else arrays.flat(grad_out)
     grad_x = arrays.empty(logits.shape, logits.dtype)
-    _cross_entropy_grad[arrays.blocks(logits.shape[0]), arrays.THREADS](logits, labels, grad_out, grad_x)
+    _cross_entropy_grad[arrays.grid(logits.shape[0])](logits, labels, grad_out, grad_x)
     return grad_x
 
 
@@ -266,7 +266,7 @@ def sgd_update(param, grad, lr, velocity=None, momentum=0.0, dampening=0.0, weig
     if momentum != 0 and velocity is None:
         raise ValueError(f"momentum={momentum} needs a velocity buffer shaped like param {tuple(param.shape)}")
     velocity = arrays.empty((0,), param.dtype) if velocity is None else arrays.flat(velocity)
-    _sgd[arrays.blocks(param.size), arrays.THREADS](arrays.flat(param), arrays.flat(grad), velocity, float(lr),
+    _sgd[arrays.grid(param.size)](arrays.flat(param), arrays.flat(grad), velocity, float(lr),
                                                     float(momentum), float(dampening), float(weight_decay),
                                                     bool(nesterov), bool(first_step))
 
@@ -287,6 +287,6 @@ def adam_update(param, grad, m, v, step, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e
     if step < 1:
         raise ValueError(f"Adam's step counts from 1, got {step}")
     step_size = lr / (1 - beta1 ** step)
-    _adam[arrays.blocks(param.size), arrays.THREADS](arrays.flat(param), arrays.flat(grad), arrays.flat(m),
+    _adam[arrays.grid(param.size)](arrays.flat(param), arrays.flat(grad), arrays.flat(m),
                                                      arrays.flat(v), float(step_size), float(beta1), float(beta2),
                                                      float(eps), float(weight_decay), math.sqrt(1 - beta2 ** step))

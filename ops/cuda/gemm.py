@@ -170,7 +170,7 @@ def _sizes(geom):
 def _cols(x, geom):
     kvol, positions, _, _ = _sizes(geom)
     cols = arrays.empty((geom.batch, geom.in_channels * kvol, positions), x.dtype)
-    _im2col[arrays.blocks(cols.size), arrays.THREADS](arrays.five_d(x), cols, *arrays.conv_args(geom),
+    _im2col[arrays.grid(cols.size)](arrays.five_d(x), cols, *arrays.conv_args(geom),
                                                         arrays.three(geom.out_spatial, 1))
     return cols
 
@@ -195,7 +195,7 @@ def grad_input(grad_out, w, geom):
            (geom.in_channels * kvol * positions, cg * kvol * positions, 0, positions, 1),
            groups=geom.groups, batches=geom.batch)
     grad_x = arrays.empty(geom.input_shape, grad_out.dtype)
-    _col2im[arrays.blocks(grad_x.size), arrays.THREADS](cols, arrays.five_d(grad_x), *arrays.conv_args(geom),
+    _col2im[arrays.grid(grad_x.size)](cols, arrays.five_d(grad_x), *arrays.conv_args(geom),
                                                           arrays.three(geom.out_spatial, 1))
     return grad_x
 

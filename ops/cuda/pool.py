@@ -22,10 +22,6 @@ def _args(geom):
             arrays.three(geom.dilation, 1))
 
 
-def _launch(kernel, count, *args):
-    kernel[arrays.blocks(count), arrays.THREADS](*args)
-
-
 @cuda.jit(cache=True)
 def _max_pool(x, out, indices, kernel, stride, pad, dilation):
     i = cuda.grid(1)
@@ -59,7 +55,7 @@ def max_pool(x, geom):
     """Returns (out, indices): the window maxima and their flat positions in the input plane (int64)."""
     out = arrays.empty(geom.output_shape, x.dtype)
     indices = arrays.empty(geom.output_shape, np.int64)
-    _launch(_max_pool, out.size, arrays.five_d(x), arrays.five_d(out), arrays.five_d(indices), *_args(geom))
+    _max_pool[arrays.grid(out.size)](arrays.five_d(x), arrays.five_d(out), arrays.five_d(indices), *_args(geom))
     return out, indices
 
 
@@ -89,7 +85,7 @@ def _max_pool_grad(grad_out, indices, grad_x, kernel, stride, pad, dilation):
 
 def max_pool_grad_input(grad_out, indices, geom):
     grad_x = arrays.empty(geom.input_shape, grad_out.dtype)
-    _launch(_max_pool_grad, grad_x.size, arrays.five_d(grad_out), arrays.five_d(indices), arrays.five_d(grad_x),
+    _max_pool_grad[arrays.grid(grad_x.size)](arrays.five_d(grad_out), arrays.five_d(indices), arrays.five_d(grad_x),
             *_args(geom))
     return grad_x
 
@@ -135,7 +131,7 @@ def _avg_pool(x, out, kernel, stride, pad, include_pad):
 def avg_pool(x, geom, count_include_pad=True):
     out = arrays.empty(geom.output_shape, x.dtype)
     kernel, stride, pad, _ = _args(geom)
-    _launch(_avg_pool, out.size, arrays.five_d(x), arrays.five_d(out), kernel, stride, pad, bool(count_include_pad))
+    _avg_pool[arrays.grid(out.size)](arrays.five_d(x), arrays.five_d(out), kernel, stride, pad, bool(count_include_pad))
     return out
 
 
@@ -167,7 +163,7 @@ def _avg_pool_grad(grad_out, grad_x, kernel, stride, pad, include_pad):
 def avg_pool_grad_input(grad_out, geom, count_include_pad=True):
     grad_x = arrays.empty(geom.input_shape, grad_out.dtype)
     kernel, stride, pad, _ = _args(geom)
-    _launch(_avg_pool_grad, grad_x.size, arrays.five_d(grad_out), arrays.five_d(grad_x), kernel, stride, pad,
+    _avg_pool_grad[arrays.grid(grad_x.size)](arrays.five_d(grad_out), arrays.five_d(grad_x), kernel, stride, pad,
             bool(count_include_pad))
     return grad_x
 
@@ -232,7 +228,7 @@ def blur_pool(x, filt_size, stride):
     pads, geom = reference.blur_geometry(tuple(x.shape), filt_size, stride)
     padded = arrays.empty(geom.input_shape, x.dtype)
     lead = arrays.three((pads[0],) * geom.nd, 0)
-    _launch(_reflect_pad, padded.size, arrays.five_d(x), arrays.five_d(padded), lead)
+    _reflect_pad[arrays.grid(padded.size)](arrays.five_d(x), arrays.five_d(padded), lead)
     weight = _blur_weight(filt_size, geom.nd, np.dtype(x.dtype).str, geom.in_channels)
     return direct.forward(padded, weight, None, geom)
 
@@ -245,5 +241,5 @@ def blur_pool_grad_input(grad_out, input_shape, filt_size, stride):
     grad_padded = direct.grad_input(grad_out, weight, geom)
     grad_x = arrays.empty(tuple(input_shape), grad_out.dtype)
     lead = arrays.three((pads[0],) * geom.nd, 0)
-    _launch(_reflect_pad_grad, grad_x.size, arrays.five_d(grad_padded), arrays.five_d(grad_x), lead)
+    _reflect_pad_grad[arrays.grid(grad_x.size)](arrays.five_d(grad_padded), arrays.five_d(grad_x), lead)
     return grad_x

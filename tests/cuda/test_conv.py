@@ -75,8 +75,9 @@ def test_default_algorithm_on_device_arrays(rng, dev):
 def test_transposed_conv_on_device_arrays(rng, dev):
     x = rng.standard_normal((1, 3, 4, 3)).astype(np.float32)
     w = rng.standard_normal((3, 2, 3, 2)).astype(np.float32)
-    expected = ops.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1, algorithm="reference")
-    out = ops.conv_transpose2d(dev(x), dev(w), stride=2, padding=1, output_padding=1)
+    bias = rng.standard_normal(2).astype(np.float32)
+    expected = ops.conv_transpose2d(x, w, bias, stride=2, padding=1, output_padding=1, algorithm="reference")
+    out = ops.conv_transpose2d(dev(x), dev(w), dev(bias), stride=2, padding=1, output_padding=1)
     assert_close(out.copy_to_host(), expected)
 
 
