@@ -6,10 +6,11 @@
     opt.zero_grad(); loss.backward(); opt.step()
 """
 from . import data, functional, nn, optim
+from .trace import Compiled, compile
 from .graph import is_grad_enabled, no_grad
 from .random import manual_seed
 from .serialize import load, save
 from .tensor import Tensor, tensor
 
-__all__ = ["Tensor", "tensor", "no_grad", "is_grad_enabled", "manual_seed", "save", "load",
+__all__ = ["Tensor", "tensor", "no_grad", "is_grad_enabled", "manual_seed", "save", "load", "compile", "Compiled",
            "functional", "nn", "optim", "data"]

@@ -347,6 +347,11 @@ class CrossEntropy(Function):
         self.reduction = reduction
 
     def forward(self, logits, target):
+        if target.dtype.kind not in "iu":
+            raise TypeError(f"cross_entropy labels must be integers, got {target.dtype}")
+        low, high = int(target.min()), int(target.max())
+        if low < 0 or high >= logits.shape[1]:
+            raise ValueError(f"labels must lie in [0, {logits.shape[1]}), got values from {low} to {high}")
         rows = device_of(logits).xp.arange(logits.shape[0])
         log_probs = log_softmax_array(logits, 1)
         self.rows, self.target = rows, target
@@ -371,11 +376,6 @@ def cross_entropy(logits, target, reduction="mean"):
     target = target if isinstance(target, Tensor) else Tensor(device_of(logits.data).xp.asarray(target))
     if logits.ndim != 2 or target.shape != logits.shape[:1]:
         raise ValueError(f"cross_entropy needs logits (N, C) and labels (N,), got {logits.shape} and {target.shape}")
-    if target.dtype.kind not in "iu":
-        raise TypeError(f"cross_entropy labels must be integers, got {target.dtype}")
-    low, high = int(target.data.min()), int(target.data.max())
-    if low < 0 or high >= logits.shape[1]:
-        raise ValueError(f"labels must lie in [0, {logits.shape[1]}), got values from {low} to {high}")
     return apply(CrossEntropy(reduction), logits, target)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 import engine as E
+import ops.threads
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -107,8 +108,5 @@ def setup(args):
     except NotImplementedError as error:
         raise SystemExit(f"--device {args.device}: {error}")
     if args.threads:
-        import numba
-        import threadpoolctl
-        numba.set_num_threads(args.threads)
-        threadpoolctl.threadpool_limits(args.threads)
+        ops.threads.set_num_threads(args.threads)
     E.manual_seed(args.seed)
