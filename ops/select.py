@@ -10,7 +10,7 @@ import importlib
 import math
 
 CONV_ALGORITHMS = {
-    "cpu": {"reference": "ops.reference.conv", "gemm": "ops.cpu.gemm"},
+    "cpu": {"reference": "ops.reference.conv", "gemm": "ops.cpu.gemm", "direct": "ops.cpu.direct"},
     "cuda": {"direct": "ops.cuda.direct", "gemm": "ops.cuda.gemm"},
 }
 POOL_BACKENDS = {"cpu": "ops.cpu.pool", "cuda": "ops.cuda.pool"}

@@ -1,51 +1,181 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""im2col / col2im: the packing that turns a convolution into one matrix product.
+"""im2col / col2im and the convolutions built on them: packing + BLAS, image block by image block.
 
 Every input is seen as 5-D (N, C, D, H, W); 1-D and 2-D convolutions are the
-D = H = 1 (or D = 1) case, so one pair of loops serves all three.
-cols has one row per (channel, kernel offset) and one column per (image,
-output position): cols[(c, kz, ky, kx), (n, oz, oy, ox)] = x[n, c, iz, iy, ix]
-with i = o * stride - pad + k * dilation, and 0 where i falls in the padding.
+D = H = 1 (or D = 1) case, so one set of loops serves all three.
+cols has one row per (channel, kernel offset) and one column per output
+position: cols[(c, kz, ky, kx), l] = x[n, c, iz, iy, ix], l = (oz, oy, ox),
+i = o * stride - pad + k * dilation, and 0 where i falls in the padding.
+
+The conv_* functions never build the whole cols matrix: each task packs one
+block of output positions of one image into a per-thread buffer small enough
+to stay in the L2 cache, then multiplies it there with sgemm/dgemm from
+scipy.linalg.cython_blas (called single-threaded: the threads are ours), the
+product landing straight in the (N, K, L) output. 1x1 convs with stride 1 and
+no padding skip the packing: the image already is its cols matrix.
+BLAS is column-major: a row-major (r, c) matrix with row stride ld is a
+column-major (c, r) one with leading dimension ld, hence the swapped operands.
 """
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport prange, threadid
+from libc.string cimport memcpy, memset
+from scipy.linalg.cython_blas cimport dgemm, sgemm
+
+
+cdef struct Geometry:
+    Py_ssize_t C, D, H, W
+    Py_ssize_t kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw
+    Py_ssize_t Do, Ho, Wo, L, kvol
+
+
+cdef Geometry _geometry(shape, kernel, stride, pad, dilation, out_size) except *:
+    cdef Geometry g
+    g.C, g.D, g.H, g.W = shape[1], shape[2], shape[3], shape[4]
+    g.kd, g.kh, g.kw = kernel
+    g.sd, g.sh, g.sw = stride
+    g.pd, g.ph, g.pw = pad
+    g.dd, g.dh, g.dw = dilation
+    g.Do, g.Ho, g.Wo = out_size
+    g.L = g.Do * g.Ho * g.Wo
+    g.kvol = g.kd * g.kh * g.kw
+    return g
+
+
+cdef inline bint _is_identity(Geometry* g) noexcept nogil:
+    """A 1x1 conv with stride 1 and no padding: cols is the image itself."""
+    return (g.kvol == 1 and g.sd == 1 and g.sh == 1 and g.sw == 1
+            and g.pd == 0 and g.ph == 0 and g.pw == 0)
+
+
+cdef inline Py_ssize_t _ceil_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    return (a + b - 1) // b if a > 0 else -((-a) // b)
+
+
+cdef inline Py_ssize_t _floor_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    return a // b if a >= 0 else -((-a + b - 1) // b)
+
+
+cdef inline void _valid_columns(Geometry* g, Py_ssize_t kx, Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
+    """[lo, hi): the output columns ox whose input column ox * sw + kx * dw - pw lies inside the image."""
+    cdef Py_ssize_t shift = kx * g.dw - g.pw
+    lo[0] = min(max(0, _ceil_div(-shift, g.sw)), g.Wo)
+    hi[0] = max(min(g.Wo, _floor_div(g.W - 1 - shift, g.sw) + 1), lo[0])
+
+
+cdef void _pack(const floating* x, floating* cols, Py_ssize_t ld, Py_ssize_t c0, Py_ssize_t nc,
+                Geometry* g, Py_ssize_t l0, Py_ssize_t count) noexcept nogil:
+    """cols[r, j] for rows r of channels c0 .. c0 + nc - 1 and positions l0 + j < l0 + count; x is one image.
+
+    The positions run along output lines (oz, oy) of Wo columns; each line is
+    zeros where it reads the padding and a copy (stride 1) or a gather of an
+    input line in between.
+    """
+    cdef Py_ssize_t row, c, kz, ky, kx, j, run, oz, oy, ox, iz, iy, lo, hi, x_lo, x_hi, i, shift
+    cdef floating* dst
+    cdef const floating* src
+    for row in range(nc * g.kvol):
+        kx = row % g.kw
+        ky = (row // g.kw) % g.kh
+        kz = (row // (g.kw * g.kh)) % g.kd
+        c = c0 + row // g.kvol
+        shift = kx * g.dw - g.pw
+        _valid_columns(g, kx, &x_lo, &x_hi)
+        j = 0
+        oz = l0 // (g.Ho * g.Wo)
+        oy = (l0 // g.Wo) % g.Ho
+        ox = l0 % g.Wo
+        while j < count:
+            run = min(g.Wo - ox, count - j)
+            dst = cols + row * ld + j
+            iz = oz * g.sd - g.pd + kz * g.dd
+            iy = oy * g.sh - g.ph + ky * g.dh
+            if iz < 0 or iz >= g.D or iy < 0 or iy >= g.H:
+                memset(dst, 0, run * sizeof(floating))
+            else:
+                src = x + ((c * g.D + iz) * g.H + iy) * g.W
+                lo = min(max(ox, x_lo), ox + run)
+                hi = max(min(ox + run, x_hi), lo)
+                memset(dst, 0, (lo - ox) * sizeof(floating))
+                if g.sw == 1:
+                    memcpy(dst + lo - ox, src + lo + shift, (hi - lo) * sizeof(floating))
+                else:
+                    for i in range(lo, hi):
+                        dst[i - ox] = src[i * g.sw + shift]
+                memset(dst + hi - ox, 0, (ox + run - hi) * sizeof(floating))
+            j += run
+            ox = 0
+            oy += 1
+            if oy == g.Ho:
+                oy = 0
+                oz += 1
+
+
+cdef void _unpack(const floating* cols, floating* x, Py_ssize_t ld, Py_ssize_t c0, Py_ssize_t nc,
+                  Geometry* g, Py_ssize_t l0, Py_ssize_t count) noexcept nogil:
+    """The adjoint of _pack: add cols[r, j] onto the input cell it was read from."""
+    cdef Py_ssize_t row, c, kz, ky, kx, j, run, oz, oy, ox, iz, iy, lo, hi, x_lo, x_hi, i, shift
+    cdef const floating* src
+    cdef floating* dst
+    for row in range(nc * g.kvol):
+        kx = row % g.kw
+        ky = (row // g.kw) % g.kh
+        kz = (row // (g.kw * g.kh)) % g.kd
+        c = c0 + row // g.kvol
+        shift = kx * g.dw - g.pw
+        _valid_columns(g, kx, &x_lo, &x_hi)
+        j = 0
+        oz = l0 // (g.Ho * g.Wo)
+        oy = (l0 // g.Wo) % g.Ho
+        ox = l0 % g.Wo
+        while j < count:
+            run = min(g.Wo - ox, count - j)
+            iz = oz * g.sd - g.pd + kz * g.dd
+            iy = oy * g.sh - g.ph + ky * g.dh
+            if 0 <= iz < g.D and 0 <= iy < g.H:
+                src = cols + row * ld + j
+                dst = x + ((c * g.D + iz) * g.H + iy) * g.W
+                lo = min(max(ox, x_lo), ox + run)
+                hi = max(min(ox + run, x_hi), lo)
+                if g.sw == 1:
+                    for i in range(lo, hi):
+                        dst[i + shift] += src[i - ox]
+                else:
+                    for i in range(lo, hi):
+                        dst[i * g.sw + shift] += src[i - ox]
+            j += run
+            ox = 0
+            oy += 1
+            if oy == g.Ho:
+                oy = 0
+                oz += 1
+
+
+cdef inline void _gemm(char transa, char transb, int m, int n, int k, const floating* a, int lda,
+                       const floating* b, int ldb, floating beta, floating* c, int ldc) noexcept nogil:
+    """Column-major c = op(a) @ op(b) + beta * c, through the BLAS of the matching precision."""
+    cdef floating one = 1
+    if floating is float:
+        sgemm(&transa, &transb, &m, &n, &k, &one, <float*>a, &lda, <float*>b, &ldb, &beta, c, &ldc)
+    else:
+        dgemm(&transa, &transb, &m, &n, &k, &one, <double*>a, &lda, <double*>b, &ldb, &beta, c, &ldc)
+
+
+cdef int _check_cols(Py_ssize_t rows, Py_ssize_t columns, Geometry* g, Py_ssize_t n) except -1:
+    if rows != g.C * g.kvol or columns != n * g.L:
+        raise ValueError(f"cols has shape {(rows, columns)}, expected {(g.C * g.kvol, n * g.L)}")
+    return 0
 
 
 def im2col(const floating[:, :, :, :, ::1] x, floating[:, ::1] cols,
            kernel, stride, pad, dilation, out_size):
     """Fill cols, shape (C * kd * kh * kw, N * Do * Ho * Wo), from x, shape (N, C, D, H, W)."""
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], D = x.shape[2], H = x.shape[3], W = x.shape[4]
-    cdef Py_ssize_t kd = kernel[0], kh = kernel[1], kw = kernel[2]
-    cdef Py_ssize_t sd = stride[0], sh = stride[1], sw = stride[2]
-    cdef Py_ssize_t pd = pad[0], ph = pad[1], pw = pad[2]
-    cdef Py_ssize_t dd = dilation[0], dh = dilation[1], dw = dilation[2]
-    cdef Py_ssize_t Do = out_size[0], Ho = out_size[1], Wo = out_size[2]
-    cdef Py_ssize_t L = Do * Ho * Wo, rows = C * kd * kh * kw
-    cdef Py_ssize_t task, row, n, c, kz, ky, kx, oz, oy, ox, iz, iy, ix, base
-    if cols.shape[0] != rows or cols.shape[1] != N * L:
-        raise ValueError(f"cols has shape {tuple(cols.shape)[:2]}, expected {(rows, N * L)}")
-    for task in prange(rows * N, nogil=True, schedule="static"):
-        row = task // N
-        n = task % N
-        kx = row % kw
-        ky = (row // kw) % kh
-        kz = (row // (kw * kh)) % kd
-        c = row // (kw * kh * kd)
-        for oz in range(Do):
-            iz = oz * sd - pd + kz * dd
-            for oy in range(Ho):
-                iy = oy * sh - ph + ky * dh
-                base = n * L + (oz * Ho + oy) * Wo
-                if iz < 0 or iz >= D or iy < 0 or iy >= H:
-                    for ox in range(Wo):
-                        cols[row, base + ox] = 0
-                    continue
-                for ox in range(Wo):
-                    ix = ox * sw - pw + kx * dw
-                    if ix < 0 or ix >= W:
-                        cols[row, base + ox] = 0
-                    else:
-                        cols[row, base + ox] = x[n, c, iz, iy, ix]
+    cdef Geometry g = _geometry(x.shape, kernel, stride, pad, dilation, out_size)
+    cdef Py_ssize_t N = x.shape[0], task, n, c
+    _check_cols(cols.shape[0], cols.shape[1], &g, N)
+    for task in prange(N * g.C, nogil=True, schedule="static"):
+        n = task // g.C
+        c = task % g.C
+        _pack(&x[n, 0, 0, 0, 0], &cols[c * g.kvol, n * g.L], cols.shape[1], c, 1, &g, 0, g.L)
 
 
 def col2im(const floating[:, ::1] cols, floating[:, :, :, :, ::1] x,
@@ -54,33 +184,104 @@ def col2im(const floating[:, ::1] cols, floating[:, :, :, :, ::1] x,
 
     The adjoint of im2col; each (n, c) plane is owned by one thread, so there are no races.
     """
-    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], D = x.shape[2], H = x.shape[3], W = x.shape[4]
-    cdef Py_ssize_t kd = kernel[0], kh = kernel[1], kw = kernel[2]
-    cdef Py_ssize_t sd = stride[0], sh = stride[1], sw = stride[2]
-    cdef Py_ssize_t pd = pad[0], ph = pad[1], pw = pad[2]
-    cdef Py_ssize_t dd = dilation[0], dh = dilation[1], dw = dilation[2]
-    cdef Py_ssize_t Do = out_size[0], Ho = out_size[1], Wo = out_size[2]
-    cdef Py_ssize_t L = Do * Ho * Wo, rows = C * kd * kh * kw
-    cdef Py_ssize_t task, row, n, c, kz, ky, kx, oz, oy, ox, iz, iy, ix, base
-    if cols.shape[0] != rows or cols.shape[1] != N * L:
-        raise ValueError(f"cols has shape {tuple(cols.shape)[:2]}, expected {(rows, N * L)}")
-    for task in prange(N * C, nogil=True, schedule="static"):
-        n = task // C
-        c = task % C
-        for kz in range(kd):
-            for ky in range(kh):
-                for kx in range(kw):
-                    row = ((c * kd + kz) * kh + ky) * kw + kx
-                    for oz in range(Do):
-                        iz = oz * sd - pd + kz * dd
-                        if iz < 0 or iz >= D:
-                            continue
-                        for oy in range(Ho):
-                            iy = oy * sh - ph + ky * dh
-                            if iy < 0 or iy >= H:
-                                continue
-                            base = n * L + (oz * Ho + oy) * Wo
-                            for ox in range(Wo):
-                                ix = ox * sw - pw + kx * dw
-                                if ix >= 0 and ix < W:
-                                    x[n, c, iz, iy, ix] += cols[row, base + ox]
+    cdef Geometry g = _geometry(x.shape, kernel, stride, pad, dilation, out_size)
+    cdef Py_ssize_t N = x.shape[0], task, n, c
+    _check_cols(cols.shape[0], cols.shape[1], &g, N)
+    for task in prange(N * g.C, nogil=True, schedule="static"):
+        n = task // g.C
+        c = task % g.C
+        _unpack(&cols[c * g.kvol, n * g.L], &x[n, 0, 0, 0, 0], cols.shape[1], c, 1, &g, 0, g.L)
+
+
+def conv_forward(const floating[:, :, :, :, ::1] x, const floating[:, ::1] w, floating[:, :, ::1] out,
+                 kernel, stride, pad, dilation, out_size, Py_ssize_t groups, Py_ssize_t block,
+                 floating[:, ::1] work, int threads):
+    """out (N, K, L) = w (K, C / groups * kvol) @ cols of each image and group, added to what out holds.
+
+    work: (threads, C * kvol * block), one packing buffer per thread.
+    """
+    cdef Geometry g = _geometry(x.shape, kernel, stride, pad, dilation, out_size)
+    cdef Py_ssize_t N = x.shape[0], K = w.shape[0], Kg = K // groups, rows = (g.C // groups) * g.kvol
+    cdef Py_ssize_t blocks = (g.L + block - 1) // block, task, n, l0, count, grp
+    cdef bint identity = _is_identity(&g)
+    cdef floating* cols
+    cdef const floating* a
+    cdef int lda
+    for task in prange(N * blocks, nogil=True, schedule="dynamic", num_threads=threads):
+        n = task // blocks
+        l0 = (task % blocks) * block
+        count = min(block, g.L - l0)
+        cols = &work[threadid(), 0]
+        if not identity:
+            _pack(&x[n, 0, 0, 0, 0], cols, count, 0, g.C, &g, l0, count)
+        for grp in range(groups):
+            if identity:
+                a = &x[n, grp * (g.C // groups), 0, 0, 0] + l0
+                lda = <int>g.L
+            else:
+                a = cols + grp * rows * count
+                lda = <int>count
+            _gemm(c'N', c'N', <int>count, <int>Kg, <int>rows, a, lda, &w[grp * Kg, 0], <int>rows,
+                  1, &out[n, grp * Kg, l0], <int>g.L)
+
+
+def conv_grad_input(const floating[:, :, ::1] grad_out, const floating[:, ::1] w, floating[:, :, :, :, ::1] grad,
+                    kernel, stride, pad, dilation, out_size, Py_ssize_t groups, Py_ssize_t block,
+                    floating[:, ::1] work, int threads):
+    """grad (N, C, D, H, W) = col2im(w^T @ grad_out) per image and group; grad must start at zero.
+
+    One task per (image, group) owns that part of grad, so the scatter has no races.
+    """
+    cdef Geometry g = _geometry(grad.shape, kernel, stride, pad, dilation, out_size)
+    cdef Py_ssize_t N = grad.shape[0], K = w.shape[0], Kg = K // groups, Cg = g.C // groups
+    cdef Py_ssize_t rows = Cg * g.kvol, task, n, grp, l0, count
+    cdef bint identity = _is_identity(&g)
+    cdef floating* cols
+    for task in prange(N * groups, nogil=True, schedule="dynamic", num_threads=threads):
+        n = task // groups
+        grp = task % groups
+        if identity:
+            _gemm(c'N', c'T', <int>g.L, <int>Cg, <int>Kg, &grad_out[n, grp * Kg, 0], <int>g.L,
+                  &w[grp * Kg, 0], <int>rows, 0, &grad[n, grp * Cg, 0, 0, 0], <int>g.L)
+            continue
+        cols = &work[threadid(), 0]
+        l0 = 0
+        while l0 < g.L:
+            count = min(block, g.L - l0)
+            _gemm(c'N', c'T', <int>count, <int>rows, <int>Kg, &grad_out[n, grp * Kg, l0], <int>g.L,
+                  &w[grp * Kg, 0], <int>rows, 0, cols, <int>count)
+            _unpack(cols, &grad[n, 0, 0, 0, 0], count, grp * Cg, Cg, &g, l0, count)
+            l0 = l0 + block
+
+
+def conv_grad_weight(const floating[:, :, :, :, ::1] x, const floating[:, :, ::1] grad_out,
+                     floating[:, :, ::1] partial, kernel, stride, pad, dilation, out_size,
+                     Py_ssize_t groups, Py_ssize_t block, floating[:, ::1] work, int threads):
+    """partial[t] (K, C / groups * kvol) += grad_out @ cols^T over the (image, block) tasks thread t ran.
+
+    partial: (threads, K, C / groups * kvol), zero on entry; its sum over threads is the weight gradient.
+    """
+    cdef Geometry g = _geometry(x.shape, kernel, stride, pad, dilation, out_size)
+    cdef Py_ssize_t N = x.shape[0], K = grad_out.shape[1], Kg = K // groups, rows = (g.C // groups) * g.kvol
+    cdef Py_ssize_t blocks = (g.L + block - 1) // block, task, n, l0, count, grp, t
+    cdef bint identity = _is_identity(&g)
+    cdef floating* cols
+    cdef const floating* a
+    cdef int lda
+    for task in prange(N * blocks, nogil=True, schedule="dynamic", num_threads=threads):
+        n = task // blocks
+        l0 = (task % blocks) * block
+        count = min(block, g.L - l0)
+        t = threadid()
+        cols = &work[t, 0]
+        if not identity:
+            _pack(&x[n, 0, 0, 0, 0], cols, count, 0, g.C, &g, l0, count)
+        for grp in range(groups):
+            if identity:
+                a = &x[n, grp * (g.C // groups), 0, 0, 0] + l0
+                lda = <int>g.L
+            else:
+                a = cols + grp * rows * count
+                lda = <int>count
+            _gemm(c'T', c'N', <int>rows, <int>Kg, <int>count, a, lda, &grad_out[n, grp * Kg, l0], <int>g.L,
+                  1, &partial[t, grp * Kg, 0], <int>rows)

@@ -1,0 +1,84 @@
+"""Every CPU conv algorithm (ops.cpu.*), forced by name, against the NumPy reference: forward,
+grad_input and grad_weight on random geometries with odd sizes, stride, padding (asymmetric
+"same" included), dilation, groups (depthwise included), batch 1, in 1-3 dims and both dtypes."""
+import numpy as np
+import pytest
+
+import ops
+from ops import reference, select, shapes
+from tests.helpers import assert_close
+
+CONV = {1: ops.conv1d, 2: ops.conv2d, 3: ops.conv3d}
+GRAD_INPUT = {1: ops.conv1d_grad_input, 2: ops.conv2d_grad_input, 3: ops.conv3d_grad_input}
+GRAD_WEIGHT = {1: ops.conv1d_grad_weight, 2: ops.conv2d_grad_weight, 3: ops.conv3d_grad_weight}
+ALGORITHMS = sorted(set(select.CONV_ALGORITHMS["cpu"]) - {"reference"})
+
+
+def random_case(rng, nd, dtype, stride_one=False):
+    groups = int(rng.choice([1, 1, 2, 3]))
+    c = groups * int(rng.integers(1, 4))
+    k = groups * int(rng.integers(1, 3))
+    if rng.random() < 0.2:  # depthwise, with a channel multiplier
+        groups, c = c, c
+        k = c * int(rng.integers(1, 3))
+    kernel = tuple(int(v) for v in rng.integers(1, 5, nd))
+    dilation = tuple(int(v) for v in rng.integers(1, 3, nd))
+    stride = (1,) * nd if stride_one else tuple(int(v) for v in rng.integers(1, 4, nd))
+    if stride_one and rng.random() < 0.4:
+        padding = "same"
+    else:
+        padding = tuple(int(v) for v in rng.integers(0, 3, nd))
+    pads = (0,) * nd if padding == "same" else padding
+    spatial = tuple(max(1, d * (kk - 1) + 1 - 2 * p) + int(rng.integers(0, 8 if nd < 3 else 4))
+                    for kk, d, p in zip(kernel, dilation, pads))
+    n = int(rng.choice([1, 2, 3]))
+    x = rng.standard_normal((n, c) + spatial).astype(dtype)
+    w = rng.standard_normal((k, c // groups) + kernel).astype(dtype)
+    b = rng.standard_normal(k).astype(dtype)
+    return x, w, b, dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+
+
+def check_against_reference(rng, algorithm, nd, dtype, x, w, b, args):
+    geom = shapes.conv_geometry(x.shape, w.shape, nd, **args)
+    out = CONV[nd](x, w, b, algorithm=algorithm, **args)
+    assert out.dtype == dtype
+    assert_close(out, reference.conv.forward(x, w, b, geom))
+    g = rng.standard_normal(geom.output_shape).astype(dtype)
+    grad_x = GRAD_INPUT[nd](g, w, x.shape, algorithm=algorithm, **args)
+    grad_w = GRAD_WEIGHT[nd](x, g, w.shape, algorithm=algorithm, **args)
+    assert grad_x.dtype == dtype and grad_w.dtype == dtype
+    assert_close(grad_x, reference.conv.grad_input(g, w, geom))
+    assert_close(grad_w, reference.conv.grad_weight(x, g, geom))
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("nd", [1, 2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_algorithm_matches_the_reference(rng, algorithm, nd, dtype):
+    for i in range(8):
+        x, w, b, args = random_case(rng, nd, dtype, stride_one=i % 2 == 0)
+        check_against_reference(rng, algorithm, nd, dtype, x, w, b, args)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_bench_like_shapes_match_the_reference(rng, algorithm):
+    """Shapes like the benchmark's (first layer, depthwise, 1x1, strided stem) at reduced size."""
+    cases = [((4, 1, 28, 28), (6, 1, 5, 5), dict(padding=2)),
+             ((2, 8, 17, 15), (8, 1, 3, 3), dict(padding=1, groups=8)),
+             ((2, 16, 9, 11), (24, 16, 1, 1), dict()),
+             ((2, 3, 31, 30), (8, 3, 7, 7), dict(stride=2, padding=3)),
+             ((1, 4, 20, 20), (4, 4, 9, 9), dict(padding="same"))]
+    for x_shape, w_shape, args in cases:
+        x = rng.standard_normal(x_shape).astype(np.float32)
+        w = rng.standard_normal(w_shape).astype(np.float32)
+        b = rng.standard_normal(w_shape[0]).astype(np.float32)
+        check_against_reference(rng, algorithm, 2, np.float32, x, w, b, dict(dict(stride=1, padding=0, dilation=1, groups=1), **args))
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_conv_transpose_matches_the_reference(rng, algorithm):
+    x = rng.standard_normal((2, 4, 6, 5))
+    w = rng.standard_normal((4, 3, 3, 2))
+    geom = shapes.conv_transpose_geometry(x.shape, w.shape, 2, 2, 1, 1, 2, 1)
+    expected = reference.conv.grad_input(x, w, geom)
+    assert_close(ops.conv_transpose2d(x, w, None, 2, 1, 1, 2, algorithm=algorithm), expected)
