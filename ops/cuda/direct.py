@@ -17,7 +17,7 @@ from numba import cuda
 
 from . import arrays
 from .arrays import REDUCE_THREADS
-from .indexing import row_sum, unravel5, window_of
+from .indexing import covering_window, row_sum, unravel5
 
 OUT_CHANNELS_PER_THREAD = 4
 TILE_THREADS = 128
@@ -117,6 +117,7 @@ def forward(x, w, bias, geom):
 
 @cuda.jit(cache=True)
 def _grad_input(grad_out, w, grad_x, kernel, stride, pad, dilation):
+    # w (K, C/G, kvol): the kernel taps flattened
     i = cuda.grid(1)
     if i >= grad_x.size:
         return
@@ -126,27 +127,19 @@ def _grad_input(grad_out, w, grad_x, kernel, stride, pad, dilation):
     g, cl = c // channels_per_group, c % channels_per_group
     acc = cuda.local.array(1, grad_x.dtype)
     acc[0] = 0
-    for a in range(kernel[0]):
-        od = window_of(d, pad[0], a, dilation[0], stride[0], grad_out.shape[2])
-        if od < 0:
-            continue
-        for b in range(kernel[1]):
-            oh = window_of(h, pad[1], b, dilation[1], stride[1], grad_out.shape[3])
-            if oh < 0:
-                continue
-            for q in range(kernel[2]):
-                ow = window_of(col, pad[2], q, dilation[2], stride[2], grad_out.shape[4])
-                if ow < 0:
-                    continue
-                for k in range(g * kernels_per_group, (g + 1) * kernels_per_group):
-                    acc[0] += grad_out[n, k, od, oh, ow] * w[k, cl, a, b, q]
+    for tap in range(kernel[0] * kernel[1] * kernel[2]):
+        od, oh, ow = covering_window(tap, d, h, col, kernel, stride, pad, dilation,
+                                     grad_out.shape[2], grad_out.shape[3], grad_out.shape[4])
+        if od >= 0:
+            for k in range(g * kernels_per_group, (g + 1) * kernels_per_group):
+                acc[0] += grad_out[n, k, od, oh, ow] * w[k, cl, tap]
     grad_x[n, c, d, h, col] = acc[0]
 
 
 def grad_input(grad_out, w, geom):
     grad_x = arrays.empty(geom.input_shape, grad_out.dtype)
-    _grad_input[arrays.grid(grad_x.size)](
-        arrays.five_d(grad_out), arrays.five_d(w), arrays.five_d(grad_x), *arrays.conv_args(geom))
+    taps = w.reshape(tuple(w.shape[:2]) + (w.size // (w.shape[0] * w.shape[1]),))
+    _grad_input[arrays.grid(grad_x.size)](arrays.five_d(grad_out), taps, arrays.five_d(grad_x), *arrays.conv_args(geom))
     return grad_x
 
 

@@ -16,7 +16,7 @@ memory, loaded so that consecutive threads read consecutive addresses.
 from numba import cuda
 
 from . import arrays
-from .indexing import unravel5, window_of
+from .indexing import covering_window, unravel5
 
 REGISTER_BLOCK = 4       # each thread computes REGISTER_BLOCK x REGISTER_BLOCK outputs
 MAX_THREADS_ALONG = 16   # threads per block along each side of the C tile (tiles up to 64 x 64)
@@ -140,19 +140,11 @@ def _col2im(cols, grad_x, kernel, stride, pad, dilation, out_spatial):
     out_d, out_h, out_w = out_spatial
     acc = cuda.local.array(1, grad_x.dtype)
     acc[0] = 0
-    for a in range(kernel[0]):
-        od = window_of(d, pad[0], a, dilation[0], stride[0], out_d)
-        if od < 0:
-            continue
-        for b in range(kernel[1]):
-            oh = window_of(h, pad[1], b, dilation[1], stride[1], out_h)
-            if oh < 0:
-                continue
-            for q in range(kernel[2]):
-                ow = window_of(col, pad[2], q, dilation[2], stride[2], out_w)
-                if ow >= 0:
-                    row = ((c * kernel[0] + a) * kernel[1] + b) * kernel[2] + q
-                    acc[0] += cols[n, row, (od * out_h + oh) * out_w + ow]
+    taps = kernel[0] * kernel[1] * kernel[2]
+    for tap in range(taps):
+        od, oh, ow = covering_window(tap, d, h, col, kernel, stride, pad, dilation, out_d, out_h, out_w)
+        if od >= 0:
+            acc[0] += cols[n, c * taps + tap, (od * out_h + oh) * out_w + ow]
     grad_x[n, c, d, h, col] = acc[0]
 
 

@@ -28,6 +28,18 @@ def window_of(position, pad, tap, dilation, stride, out_size):
 
 
 @cuda.jit(device=True)
+def covering_window(tap, d, h, w, kernel, stride, pad, dilation, out_d, out_h, out_w):
+    """The output position (od, oh, ow) whose window puts kernel tap `tap` on input position (d, h, w),
+    or (-1, -1, -1) when there is none. Taps are numbered in C order over the kernel's (kd, kh, kw)."""
+    od = window_of(d, pad[0], tap // (kernel[2] * kernel[1]), dilation[0], stride[0], out_d)
+    oh = window_of(h, pad[1], (tap // kernel[2]) % kernel[1], dilation[1], stride[1], out_h)
+    ow = window_of(w, pad[2], tap % kernel[2], dilation[2], stride[2], out_w)
+    if od < 0 or oh < 0 or ow < 0:
+        return -1, -1, -1
+    return od, oh, ow
+
+
+@cuda.jit(device=True)
 def row_sum(partial, value):
     """Sum `value` over threadIdx.x within each row (threadIdx.y) of the block; every thread gets its row's sum.
 

@@ -14,7 +14,7 @@ from numba import cuda
 
 from ..reference import pool as reference
 from . import arrays, direct
-from .indexing import unravel5, window_of
+from .indexing import covering_window, unravel5
 
 
 def _args(geom):
@@ -68,18 +68,11 @@ def _max_pool_grad(grad_out, indices, grad_x, kernel, stride, pad, dilation):
     here = (d * grad_x.shape[3] + h) * grad_x.shape[4] + w
     acc = cuda.local.array(1, grad_x.dtype)
     acc[0] = 0
-    for a in range(kernel[0]):
-        od = window_of(d, pad[0], a, dilation[0], stride[0], grad_out.shape[2])
-        if od < 0:
-            continue
-        for b in range(kernel[1]):
-            oh = window_of(h, pad[1], b, dilation[1], stride[1], grad_out.shape[3])
-            if oh < 0:
-                continue
-            for q in range(kernel[2]):
-                ow = window_of(w, pad[2], q, dilation[2], stride[2], grad_out.shape[4])
-                if ow >= 0 and indices[n, c, od, oh, ow] == here:
-                    acc[0] += grad_out[n, c, od, oh, ow]
+    for tap in range(kernel[0] * kernel[1] * kernel[2]):
+        od, oh, ow = covering_window(tap, d, h, w, kernel, stride, pad, dilation,
+                                     grad_out.shape[2], grad_out.shape[3], grad_out.shape[4])
+        if od >= 0 and indices[n, c, od, oh, ow] == here:
+            acc[0] += grad_out[n, c, od, oh, ow]
     grad_x[n, c, d, h, w] = acc[0]
 
 
@@ -144,19 +137,12 @@ def _avg_pool_grad(grad_out, grad_x, kernel, stride, pad, include_pad):
     acc = cuda.local.array(1, grad_x.dtype)
     acc[0] = 0
     divisor = cuda.local.array(1, grad_x.dtype)
-    for a in range(kernel[0]):
-        od = window_of(d, pad[0], a, 1, stride[0], grad_out.shape[2])
-        if od < 0:
-            continue
-        for b in range(kernel[1]):
-            oh = window_of(h, pad[1], b, 1, stride[1], grad_out.shape[3])
-            if oh < 0:
-                continue
-            for q in range(kernel[2]):
-                ow = window_of(w, pad[2], q, 1, stride[2], grad_out.shape[4])
-                if ow >= 0:
-                    divisor[0] = _avg_divisor(od, oh, ow, kernel, stride, pad, grad_x.shape, include_pad)
-                    acc[0] += grad_out[n, c, od, oh, ow] / divisor[0]
+    for tap in range(kernel[0] * kernel[1] * kernel[2]):
+        od, oh, ow = covering_window(tap, d, h, w, kernel, stride, pad, (1, 1, 1),
+                                     grad_out.shape[2], grad_out.shape[3], grad_out.shape[4])
+        if od >= 0:
+            divisor[0] = _avg_divisor(od, oh, ow, kernel, stride, pad, grad_x.shape, include_pad)
+            acc[0] += grad_out[n, c, od, oh, ow] / divisor[0]
     grad_x[n, c, d, h, w] = acc[0]
 
 
