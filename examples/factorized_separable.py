@@ -5,8 +5,8 @@ convolutions have 18"; a separable 1x5 followed by 5x1 has 10, "but it is an
 approximation: it works well only if the 5x5 filter can be accurately
 approximated by the two smaller filters." This script measures:
 
-1. parameters and FLOPs of the three variants, from the layers' shapes
-   (`ops.shapes.conv_geometry(...).weight_shape` and `.flops`);
+1. parameters and FLOPs of the three variants, from the engine's own layers
+   (`engine.nn.Conv2d(...).parameters()`, `ops.shapes.conv_geometry(...).flops`);
 2. the exact identity: two stacked 3x3 convs with no nonlinearity in between
    are one 5x5 conv whose kernel is the full (true) convolution of the two
    3x3 kernels, summed over the middle channels; checked with `ops.conv2d`.
@@ -40,15 +40,19 @@ VARIANTS = {"5x5": [(5, 5)], "two 3x3": [(3, 3), (3, 3)], "1x5 + 5x1": [(1, 5), 
 
 
 def layer_costs(kernels, batch, channels, size):
-    """(parameters without bias, FLOPs, geometries) of a stack of channels -> channels valid convs."""
-    shape, params, flops, geoms = (batch, channels, size, size), 0, 0, []
+    """(parameters, FLOPs) of a stack of channels -> channels valid convs without bias, built as engine layers.
+
+    Parameters are counted on the engine's nn.Conv2d modules, FLOPs from the geometry of their weights.
+    """
+    from engine import nn
+    shape, params, flops = (batch, channels, size, size), 0, 0
     for kernel in kernels:
-        geom = shapes.conv_geometry(shape, (channels, channels) + kernel, 2)
-        params += int(np.prod(geom.weight_shape))
+        layer = nn.Conv2d(channels, channels, kernel, bias=False)
+        params += sum(p.numel() for p in layer.parameters())
+        geom = shapes.conv_geometry(shape, layer.weight.shape, 2)
         flops += geom.flops
-        geoms.append(geom)
         shape = geom.output_shape
-    return params, flops, geoms
+    return params, flops
 
 
 def compose_kernels(w1, w2):
@@ -178,7 +182,7 @@ def main(argv=None):
           f"(valid convs, all end at {args.size - 4}x{args.size - 4}; no bias)")
     costs = {}
     for name, kernels in VARIANTS.items():
-        params, flops, geoms = layer_costs(kernels, args.batch, args.channels, args.size)
+        params, flops = layer_costs(kernels, args.batch, args.channels, args.size)
         costs[name] = {"params": params, "flops": flops, "per_filter": sum(k[0] * k[1] for k in kernels)}
         print(f"   {name:<10} weights per filter pair {costs[name]['per_filter']:>3}, parameters {params:>8,}, "
               f"GFLOPs {flops / 1e9:6.3f} ({flops / costs['5x5']['flops']:.2f} x 5x5)")

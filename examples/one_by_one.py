@@ -8,7 +8,7 @@ to aggregate many channels into fewer". This script checks it:
    product y[n, k, h, w] = sum_c W[k, c] x[n, c, h, w] + b[k] (`np.einsum`);
 2. its parameters and FLOPs against a 3x3 conv with the same channels, and
    the 1x1 - 3x3 - 1x1 bottleneck against a plain 64 -> 64 3x3 conv
-   (`ops.shapes.conv_geometry(...).flops`), with CPU times;
+   (`engine.nn.Conv2d` parameters, `ops.shapes.conv_geometry(...).flops`), with CPU times;
 3. the most familiar 1x1 conv: RGB to grey is a 3 -> 1 channel 1x1 conv with
    the luminance weights, compared with scikit-image's rgb2gray.
 
@@ -37,12 +37,13 @@ def per_pixel_product(x, w, b):
 
 
 def cost(layers, batch, size):
-    """(weights + biases, FLOPs) of a stack of (in_ch, out_ch, kernel) layers at stride 1, 'same' padding."""
+    """(weights + biases, FLOPs) of a stack of (in_ch, out_ch, kernel) engine conv layers at stride 1, 'same' padding."""
+    from engine import nn
     params = flops = 0
     for c_in, c_out, k in layers:
-        geom = shapes.conv_geometry((batch, c_in, size, size), (c_out, c_in, k, k), 2, padding="same")
-        params += int(np.prod(geom.weight_shape)) + c_out
-        flops += geom.flops
+        layer = nn.Conv2d(c_in, c_out, k, padding="same")
+        params += sum(p.numel() for p in layer.parameters())
+        flops += shapes.conv_geometry((batch, c_in, size, size), layer.weight.shape, 2, padding="same").flops
     return params, flops
 
 
