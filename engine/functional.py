@@ -4,8 +4,6 @@ Arguments follow `ops` (and so PyTorch): conv2d(x, weight, bias=None, stride=1,
 padding=0, dilation=1, groups=1). Each op's backward calls the matching
 gradient function of `ops`, which picks the fastest algorithm it has.
 """
-import numpy as np
-
 import ops
 
 from .device import device_of
@@ -23,7 +21,8 @@ _BLUR = {nd: (getattr(ops, f"blur_pool{nd}d"), getattr(ops, f"blur_pool{nd}d_gra
 
 def _channel_sum(grad):
     """Sum over every axis but the channel axis 1: the gradient of a per-channel bias."""
-    return grad.sum(axis=(0,) + tuple(range(2, grad.ndim)))
+    # summing the contiguous inner axis first is about twice as fast as one reduction over (0, 2, ...)
+    return grad.reshape(grad.shape[0], grad.shape[1], -1).sum(axis=2).sum(axis=0)
 
 
 def _with_bias(x, weight, bias):
@@ -302,10 +301,10 @@ class BatchNorm(Function):
 
 def batch_norm(x, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
     """x (N, C, *spatial); running_mean/var: (C,) Tensors or arrays (updated in place in training) or None."""
-    running = [r.data if isinstance(r, Tensor) else r for r in (running_mean, running_var)]
-    inputs = (x,) if weight is None and bias is None else (x, weight) if bias is None else (x, weight, bias)
     if weight is None and bias is not None:
         raise ValueError("batch_norm with a bias needs a weight (pass ones)")
+    running = [r.data if isinstance(r, Tensor) else r for r in (running_mean, running_var)]
+    inputs = (x,) if weight is None else (x, weight) if bias is None else (x, weight, bias)
     return apply(BatchNorm(running[0], running[1], training, momentum, eps), *inputs)
 
 

@@ -21,17 +21,20 @@ def is_grad_enabled():
 class no_grad(contextlib.ContextDecorator):
     """Context manager and decorator: ops inside record no graph (evaluation, optimizer steps)."""
 
+    def __init__(self):
+        self._previous = []  # a stack: one decorated function may re-enter itself
+
     def __enter__(self):
-        self._previous = _state["grad_enabled"]
+        self._previous.append(_state["grad_enabled"])
         _state["grad_enabled"] = False
 
     def __exit__(self, *exc):
-        _state["grad_enabled"] = self._previous
+        _state["grad_enabled"] = self._previous.pop()
 
 
 @contextlib.contextmanager
 def recording(recorder):
-    """Let `recorder(fn, inputs, output)` see every op applied inside (used by engine.compile's trace)."""
+    """Let `recorder(fn, inputs, output)` see every op applied inside (engine.trace records a step this way)."""
     previous, _state["recorder"] = _state["recorder"], recorder
     try:
         yield

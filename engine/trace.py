@@ -49,20 +49,23 @@ class _Plan:
 
     def __init__(self, inputs, records, result):
         slot = {id(t): i for i, t in enumerate(inputs)}
-        self.n_inputs = len(inputs)
+        self.n_inputs = self.n_slots = len(inputs)
         self.leaves = []  # (slot, Tensor): parameters, buffers and constants the function read
-        steps = []  # [fn, input slots, output slot]
+
+        def new_slot(t):
+            slot[id(t)], self.n_slots = self.n_slots, self.n_slots + 1
+            return slot[id(t)]
+
+        steps = []  # [fn, input slots, output slot, whether the output needs a gradient]
         for fn, args, out in records:
             for t in args:
                 if id(t) not in slot:
-                    slot[id(t)] = len(slot)
-                    self.leaves.append((slot[id(t)], t))
-            slot[id(out)] = len(slot)
-            steps.append([fn, [slot[id(t)] for t in args], slot[id(out)], out.requires_grad])
+                    self.leaves.append((new_slot(t), t))
+            steps.append([fn, [slot[id(t)] for t in args], new_slot(out), out.requires_grad])
             fn.inputs = ()  # the trace's tensors are not needed any more
         if id(result) not in slot:
             raise ValueError("the compiled function must return a Tensor computed by engine ops from its inputs")
-        self.n_slots, self.result = len(slot), slot[id(result)]
+        self.result = slot[id(result)]
         self.result_requires_grad = result.requires_grad
         self.steps = self._fuse(steps)
         self.backward_steps = [s for s in reversed(self.steps) if s[3]]

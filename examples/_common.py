@@ -12,13 +12,20 @@ import ops.threads
 OUT = Path(__file__).resolve().parent / "out"
 
 
+def _positive(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
 def parser(description, epochs, out_name):
     p = argparse.ArgumentParser(description=description)
-    p.add_argument("--epochs", type=int, default=epochs, help=f"passes over the training set (default {epochs})")
+    p.add_argument("--epochs", type=_positive, default=epochs, help=f"passes over the training set (default {epochs})")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where the tensors live")
     p.add_argument("--seed", type=int, default=0, help="seeds initialisation and shuffling")
-    p.add_argument("--subset", type=int, default=None, help="train on the first SUBSET examples only (quick runs)")
-    p.add_argument("--threads", type=int, default=None, help="cap the CPU threads of Numba, OpenMP and BLAS")
+    p.add_argument("--subset", type=_positive, default=None, help="train on the first SUBSET examples only (quick runs)")
+    p.add_argument("--threads", type=_positive, default=None, help="cap the CPU threads of Numba, OpenMP and BLAS")
     p.add_argument("--out", type=Path, default=OUT, help=f"folder for {out_name}")
     return p
 
@@ -63,6 +70,17 @@ def train(model, optimizer, train_set, test_set, epochs, batch_size, device):
               f"train {100 * history['train_acc'][-1]:5.1f}%  test {100 * history['test_acc'][-1]:5.1f}%  "
               f"({history['seconds'][-1]:.1f} s)", flush=True)
     return history
+
+
+def run(args, model, optimizer, train_set, test_set, batch_size, png_name, plot):
+    """Train, draw plot(history, path) into args.out / png_name, print a summary; return the results."""
+    history = train(model, optimizer, train_set, test_set, args.epochs, batch_size, args.device)
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / png_name
+    plot(history, path)
+    seconds, test_acc = history["seconds"][-1], history["test_acc"][-1]
+    print(f"test accuracy {100 * test_acc:.1f} % after {args.epochs} epochs in {seconds:.1f} s; wrote {path}")
+    return {"history": history, "test_acc": test_acc, "seconds": seconds, "model": model}
 
 
 def subset(train_set, n):

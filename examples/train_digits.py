@@ -9,14 +9,12 @@ Writes train_digits.png: training curves, the first layer's 3x3 filters, and its
 for one test digit. Needs scikit-learn (pip install -e ".[examples]").
 """
 import sys
-import time
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
@@ -62,15 +60,8 @@ def main(argv=None):
     optimizer = E.optim.Adam(model.parameters(), lr=1e-3)
     print(f"digits: {len(train_set[0])} train / {len(test_set[0])} test images of 8x8; "
           f"{sum(p.numel() for p in model.parameters())} parameters")
-    start = time.perf_counter()
-    history = _common.train(model, optimizer, train_set, test_set, args.epochs, batch_size=32, device=args.device)
-    seconds = time.perf_counter() - start
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / "train_digits.png"
-    plot(history, model, test_set[0][0], path)
-    print(f"test accuracy {100 * history['test_acc'][-1]:.1f} % after {args.epochs} epochs in {seconds:.1f} s; wrote {path}")
-    return {"history": history, "test_acc": history["test_acc"][-1], "seconds": seconds, "model": model}
-
+    return _common.run(args, model, optimizer, train_set, test_set, 32, "train_digits.png",
+                       lambda history, path: plot(history, model, test_set[0][0], path))
 
 if __name__ == "__main__":
     main()

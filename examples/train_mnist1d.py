@@ -10,7 +10,6 @@ Writes train_mnist1d.png (or train_mnist1d_mlp.png): training curves, and for th
 layer's filters and its feature maps for one test signal. Needs mnist1d (pip install -e ".[examples]").
 """
 import sys
-import time
 from pathlib import Path
 
 import matplotlib
@@ -80,15 +79,8 @@ def main(argv=None):
     optimizer = E.optim.Adam(model.parameters(), lr=1e-2)
     print(f"MNIST-1D: {len(train_set[0])} train / {len(test_set[0])} test signals of length 40; "
           f"{'MLP' if args.mlp else 'CNN'} with {sum(p.numel() for p in model.parameters())} parameters")
-    start = time.perf_counter()
-    history = _common.train(model, optimizer, train_set, test_set, args.epochs, batch_size=100, device=args.device)
-    seconds = time.perf_counter() - start
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"train_mnist1d{'_mlp' if args.mlp else ''}.png"
-    plot(history, model, test_set[0][0], args.mlp, path)
-    print(f"test accuracy {100 * history['test_acc'][-1]:.1f} % after {args.epochs} epochs in {seconds:.1f} s; wrote {path}")
-    return {"history": history, "test_acc": history["test_acc"][-1], "seconds": seconds, "model": model}
-
+    return _common.run(args, model, optimizer, train_set, test_set, 100, f"train_mnist1d{'_mlp' if args.mlp else ''}.png",
+                       lambda history, path: plot(history, model, test_set[0][0], args.mlp, path))
 
 if __name__ == "__main__":
     main()

@@ -273,9 +273,10 @@ def test_no_grad_records_nothing(rng):
     assert not y.requires_grad and y.is_leaf
 
     @E.no_grad()
-    def double(t):
-        return t * 2
-    assert not double(x).requires_grad
+    def double(t, depth=0):
+        return double(t, depth - 1) if depth else t * 2
+    assert not double(x, depth=3).requires_grad
+    assert E.is_grad_enabled()  # a decorated function that re-enters itself restores the mode too
 
 
 def test_no_grad_nests_and_restores_after_an_error(rng):

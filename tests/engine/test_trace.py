@@ -82,6 +82,16 @@ def test_gradients_match_eager_for_inputs_used_twice(rng):
     assert len(step.plans) == 1
 
 
+def test_the_same_tensor_passed_twice(rng):
+    x_data = rng.standard_normal(4)
+    step = E.compile(lambda a, b: (a * b.exp()).sum())
+    for _ in range(2):
+        x = E.tensor(x_data, requires_grad=True)
+        loss = step(x, x)
+        np.testing.assert_allclose(loss.item(), (x_data * np.exp(x_data)).sum())
+        np.testing.assert_allclose(x.grad.numpy(), np.exp(x_data) * (1 + x_data))
+
+
 def test_forward_only_and_non_scalar_results(rng):
     model = nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 2))
     run = E.compile(model)
