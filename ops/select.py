@@ -11,7 +11,7 @@ import math
 
 CONV_ALGORITHMS = {
     "cpu": {"reference": "ops.reference.conv", "gemm": "ops.cpu.gemm", "direct": "ops.cpu.direct"},
-    "cuda": {"direct": "ops.cuda.direct", "gemm": "ops.cuda.gemm"},
+    "cuda": {"direct": "ops.cuda.direct", "gemm": "ops.cuda.gemm", "fft": "ops.cuda.fftconv"},
 }
 POOL_BACKENDS = {"cpu": "ops.cpu.pool", "cuda": "ops.cuda.pool"}
 SIGNAL_METHODS = {

@@ -7,6 +7,8 @@ Views of contiguous device arrays cost nothing; no data leaves the device here.
 import numpy as np
 from numba import cuda
 
+from .indexing import unravel5
+
 THREADS = 128          # threads per block for one-thread-per-element kernels
 REDUCE_THREADS = 64    # threads per block of the reductions (32 such blocks fill a multiprocessor)
 MAX_GRID_Z = 65535     # the hardware limit of gridDim.z (x allows 2**31 - 1)
@@ -96,20 +98,29 @@ def flip(a):
 
 
 @cuda.jit(cache=True)
-def _embed(a, out, lead):
+def _spread(a, out, lead, step):
+    # out (N, C, D, H, W): a (N, C, d, h, w) with its elements `step` apart from position `lead` on, zeros elsewhere
     i = cuda.grid(1)
-    if i < out.size:
-        depth, height, width = out.shape
-        d = i // (width * height) - lead[0]
-        h = (i // width) % height - lead[1]
-        w = i % width - lead[2]
-        inside = 0 <= d < a.shape[0] and 0 <= h < a.shape[1] and 0 <= w < a.shape[2]
-        out[i // (width * height), (i // width) % height, i % width] = a[d, h, w] if inside else 0
+    if i >= out.size:
+        return
+    n, c, d, h, w = unravel5(i, out.shape)
+    sd, sh, sw = d - lead[0], h - lead[1], w - lead[2]
+    inside = (sd >= 0 and sh >= 0 and sw >= 0 and sd % step[0] == 0 and sh % step[1] == 0 and sw % step[2] == 0
+              and sd // step[0] < a.shape[2] and sh // step[1] < a.shape[3] and sw // step[2] < a.shape[4])
+    out[n, c, d, h, w] = a[n, c, sd // step[0], sh // step[1], sw // step[2]] if inside else 0
+
+
+def spread(a, spatial, lead, step, dtype=None):
+    """a (N, C, *S) placed into a new zero array (N, C, *spatial) of a's dtype or `dtype`: element s of a goes to
+    lead + s * step. Zero padding (step 1), dilating a kernel or upsampling a strided gradient (step > 1)."""
+    shape = tuple(a.shape[:2]) + tuple(spatial)
+    out = empty(shape, a.dtype if dtype is None else dtype)
+    _spread[grid(out.size)](five_d(a), five_d(out), three(lead, 0), three(step, 1))
+    return out
 
 
 def embed(a, shape, lead, dtype=None):
     """A new zero array of `shape` (1-3-D, a's dtype or `dtype`) holding `a` from position `lead` on:
-    the adjoint of cropping, and zero padding."""
-    out = empty(shape, a.dtype if dtype is None else dtype)
-    _embed[grid(out.size)](a.reshape(three(a.shape, 1)), out.reshape(three(shape, 1)), three(lead, 0))
-    return out
+    the adjoint of cropping."""
+    planes = spread(a.reshape((1, 1) + tuple(a.shape)), shape, lead, (1,) * len(shape), dtype)
+    return planes.reshape(tuple(shape))

@@ -18,6 +18,7 @@ from numba import cuda
 
 from .. import shapes
 from . import arrays
+from .indexing import unravel5
 
 COMPLEX = {np.dtype(np.float32): np.complex64, np.dtype(np.float64): np.complex128}
 
@@ -50,16 +51,18 @@ def _stockham_pass(src, dst, twiddles, n, inner, half_span, conjugate):
     dst[line + (j + half_span) * inner] = x0 - x1
 
 
-def _transform(a, inverse):
-    """The unnormalised DFT (inverse: with conjugate twiddles) of a complex device array along all its axes.
+def transform(a, inverse=False, batch_dims=0):
+    """The unnormalised DFT (inverse: with conjugate twiddles) of a complex device array along its axes
+    after the first batch_dims.
 
     Consumes a: the passes ping-pong between a and one more buffer; the result is in one of them.
     """
     shape = tuple(a.shape)
-    if any(n & (n - 1) for n in shape):
-        raise ValueError(f"the radix-2 FFT needs power-of-two sizes, got shape {shape}")
+    if any(n & (n - 1) for n in shape[batch_dims:]):
+        raise ValueError(f"the radix-2 FFT needs power-of-two sizes, got shape {shape[batch_dims:]}")
     src, dst = arrays.flat(a), arrays.empty((a.size,), a.dtype)
-    for axis, n in enumerate(shape):
+    for axis in range(batch_dims, len(shape)):
+        n = shape[axis]
         inner = int(np.prod(shape[axis + 1:]))
         twiddles = _twiddles(n, np.dtype(a.dtype).str)
         half_span = 1
@@ -78,12 +81,12 @@ def _copy(a):
 
 def fftn(a):
     """Like np.fft.fftn for a complex64/complex128 device array of 1-3 power-of-two dims."""
-    return _transform(_copy(a), False)
+    return transform(_copy(a))
 
 
 def ifftn(a):
     """Like np.fft.ifftn (normalised by the size) for a complex device array of 1-3 power-of-two dims."""
-    out = _transform(_copy(a), True)
+    out = transform(_copy(a), inverse=True)
     _scale[arrays.grid(out.size)](arrays.flat(out), 1.0 / out.size)
     return out
 
@@ -103,13 +106,20 @@ def _multiply(a, b):
 
 
 @cuda.jit(cache=True)
-def _real_window(spectrum, out, lead, factor):
-    # out (D, H, W) = the real part of spectrum (D', H', W') from `lead` on, times factor
+def _real_window(spectrum, out, lead, step, factor):
+    # out (N, C, D, H, W) = factor * the real part of spectrum (N, C, D', H', W') at lead + position * step
     i = cuda.grid(1)
     if i < out.size:
-        depth, height, width = out.shape
-        d, h, w = i // (width * height), (i // width) % height, i % width
-        out[d, h, w] = spectrum[d + lead[0], h + lead[1], w + lead[2]].real * factor
+        n, c, d, h, w = unravel5(i, out.shape)
+        out[n, c, d, h, w] = spectrum[n, c, lead[0] + d * step[0], lead[1] + h * step[1], lead[2] + w * step[2]].real * factor
+
+
+def real_window(spectrum, spatial, lead, step, factor, dtype):
+    """spectrum (N, C, *P) complex -> (N, C, *spatial) of `dtype`: factor * real part, taken from lead on, step apart."""
+    out = arrays.empty(tuple(spectrum.shape[:2]) + tuple(spatial), dtype)
+    _real_window[arrays.grid(out.size)](arrays.five_d(spectrum), arrays.five_d(out), arrays.three(lead, 0),
+                                        arrays.three(step, 1), factor)
+    return out
 
 
 def convolve(in1, in2, mode="full"):
@@ -118,14 +128,12 @@ def convolve(in1, in2, mode="full"):
     padded = tuple(arrays.next_pow2(n) for n in full)
     complex_dtype = COMPLEX[np.dtype(in1.dtype)]
     zeros = (0,) * len(full)
-    spectrum = _transform(arrays.embed(in1, padded, zeros, complex_dtype), False)
-    _multiply[arrays.grid(spectrum.size)](
-        arrays.flat(spectrum), arrays.flat(_transform(arrays.embed(in2, padded, zeros, complex_dtype), False)))
-    product = _transform(spectrum, True)
+    spectrum = transform(arrays.embed(in1, padded, zeros, complex_dtype))
+    _multiply[arrays.grid(spectrum.size)](arrays.flat(spectrum),
+                                          arrays.flat(transform(arrays.embed(in2, padded, zeros, complex_dtype))))
+    product = transform(spectrum, inverse=True)
     out_shape = shapes.signal_output_shape(in1.shape, in2.shape, mode)
     lead = tuple(sl.start for sl in shapes.signal_crop(full, out_shape))
-    out = arrays.empty(out_shape, in1.dtype)
-    _real_window[arrays.grid(out.size)](product.reshape(arrays.three(padded, 1)),
-                                                          out.reshape(arrays.three(out_shape, 1)),
-                                                          arrays.three(lead, 0), 1.0 / product.size)
-    return out
+    out = real_window(product.reshape((1, 1) + padded), out_shape, lead, (1,) * len(full), 1.0 / product.size,
+                      in1.dtype)
+    return out.reshape(out_shape)

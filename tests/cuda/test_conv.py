@@ -1,10 +1,11 @@
-"""CUDA convolutions (direct and gemm) through the public ops on device arrays, against the NumPy reference.
+"""CUDA convolutions (direct, gemm, fft) through the public ops on device arrays, against the NumPy reference.
 
 Shapes are small (the simulator runs each GPU thread in Python) but reach every
 branch: 1-3-D, stride, padding (asymmetric with 'same' and an even kernel),
 dilation, groups and depthwise, batch 1, odd sizes, and sizes one below and one
 above a tile (direct: 32 output columns per block in 2-D, 128 in 1-D, 4 output
-channels per thread; gemm: 64 x 64 tiles of C, K in slices of 16).
+channels per thread; gemm: 64 x 64 tiles of C, K in slices of 16). The FFT
+runs on the smallest cases only (see FFT_CASES).
 """
 import numpy as np
 import pytest
@@ -35,7 +36,14 @@ CASES = {
     "65-kernels-17-channels": ((1, 17, 3, 3), (65, 17, 1, 1), dict(), np.float32),
     "63-positions": ((1, 2, 9, 7), (3, 2, 1, 1), dict(), np.float32),
     "65-positions": ((1, 2, 13, 5), (3, 2, 1, 1), dict(), np.float64),
+    "1d-small-stride-pad": ((2, 1, 9), (3, 1, 4), dict(stride=3, padding=2), np.float64),
+    "2d-small-groups-dilation": ((1, 2, 5, 4), (2, 1, 3, 2), dict(stride=(2, 1), padding=1, dilation=(1, 2), groups=2), np.float32),
+    "2d-small-same-even-kernel": ((1, 1, 4, 5), (2, 1, 4, 2), dict(padding="same"), np.float64),
+    "3d-small-groups": ((1, 2, 3, 3, 2), (2, 1, 2, 2, 2), dict(padding=(1, 0, 0), groups=2), np.float32),
 }
+# the FFT's transforms run a thread per butterfly of every plane: in the simulator, small planes and few channels only
+FFT_CASES = ["1d-small-stride-pad", "2d-small-groups-dilation", "2d-small-same-even-kernel", "3d-small-groups"]
+RUNS = [(case, algorithm) for case in CASES for algorithm in ("direct", "gemm")] + [(case, "fft") for case in FFT_CASES]
 
 
 def _data(rng, x_shape, w_shape, kwargs, dtype):
@@ -48,8 +56,7 @@ def _data(rng, x_shape, w_shape, kwargs, dtype):
     return geom, x, w, bias, grad_out
 
 
-@pytest.mark.parametrize("algorithm", ["direct", "gemm"])
-@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("case, algorithm", RUNS)
 def test_conv_and_gradients_match_reference(case, algorithm, rng, dev):
     x_shape, w_shape, kwargs, dtype = CASES[case]
     nd = len(x_shape) - 2
