@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from tests.examples.conftest import load_example
+from tests.examples.loader import load_example
 
 
 def test_equivariance_toy_signal_and_consistency(run_example):
