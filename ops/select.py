@@ -10,12 +10,13 @@ import importlib
 import math
 
 CONV_ALGORITHMS = {
-    "cpu": {"reference": "ops.reference.conv", "gemm": "ops.cpu.gemm", "direct": "ops.cpu.direct"},
+    "cpu": {"reference": "ops.reference.conv", "gemm": "ops.cpu.gemm", "direct": "ops.cpu.direct",
+            "fft": "ops.cpu.fftconv"},
     "cuda": {"direct": "ops.cuda.direct", "gemm": "ops.cuda.gemm", "fft": "ops.cuda.fftconv"},
 }
 POOL_BACKENDS = {"cpu": "ops.cpu.pool", "cuda": "ops.cuda.pool"}
 SIGNAL_METHODS = {
-    "cpu": {"direct": "ops.reference.signal", "fft": "ops.cpu.fft"},
+    "cpu": {"direct": "ops.cpu.direct", "fft": "ops.cpu.fft", "oa": "ops.cpu.oaconv"},
     "cuda": {"direct": "ops.cuda.signal", "fft": "ops.cuda.fft"},
 }
 

@@ -13,7 +13,7 @@ vectorises when step is 1):
 - otherwise: one row per output (depth, height) line of Wo elements, step = stride along W.
 
 Work split (no two threads write one element): forward, one task per
-(image, output channel, row); grad_input, one per (image, input channel)
+(image, output channel, row, block of the row); grad_input, one per (image, input channel)
 volume, scattering every tap; grad_weight, one per (batch chunk, output channel,
 input channel), the chunks' partial sums added afterwards so that small K * C
 still fills the threads.
@@ -21,6 +21,8 @@ still fills the threads.
 import numba
 import numpy as np
 from numba import njit, prange
+
+from .. import shapes
 
 _FLAGS = dict(parallel=True, cache=True, fastmath=True)
 
@@ -103,26 +105,26 @@ def _forward(xp, w, bias, offsets, bases, step, out):
     K, Cg, T = w.shape
     R, L = out.shape[2:]
     Kg = K // (C // Cg)
-    for task in prange(N * K * R):
-        n, k, r = task // (K * R), (task // R) % K, task % R
+    blocks = (L + _BLOCK - 1) // _BLOCK
+    for task in prange(N * K * R * blocks):
+        n, k, r, start = task // (K * R * blocks), (task // (R * blocks)) % K, (task // blocks) % R, (task % blocks) * _BLOCK
         c0 = (k // Kg) * Cg
-        for start in range(0, L, _BLOCK):
-            size = min(_BLOCK, L - start)
-            row = out[n, k, r, start:start + size]
-            row[:] = bias[k]
-            for c in range(Cg):
-                plane = xp[n, c0 + c]
-                for t in range(T):
-                    wv = w[k, c, t]
-                    at = bases[r] + offsets[t] + start * step
-                    if step == 1:
-                        src = plane[at:at + size]
-                        for i in range(size):
-                            row[i] += wv * src[i]
-                    else:
-                        strided = plane[at:at + (size - 1) * step + 1:step]
-                        for i in range(size):
-                            row[i] += wv * strided[i]
+        size = min(_BLOCK, L - start)
+        row = out[n, k, r, start:start + size]
+        row[:] = bias[k]
+        for c in range(Cg):
+            plane = xp[n, c0 + c]
+            for t in range(T):
+                wv = w[k, c, t]
+                at = bases[r] + offsets[t] + start * step
+                if step == 1:
+                    src = plane[at:at + size]
+                    for i in range(size):
+                        row[i] += wv * src[i]
+                else:
+                    strided = plane[at:at + (size - 1) * step + 1:step]
+                    for i in range(size):
+                        row[i] += wv * strided[i]
 
 
 @njit(**_FLAGS)
@@ -212,3 +214,18 @@ def grad_weight(x, grad_out, geom):
     partial = np.empty((chunks,) + geom.weight_shape[:2] + (len(plan.offsets),), x.dtype)
     _grad_weight(plan.pad_input(x), plan.to_rows(grad_out), plan.offsets, plan.bases, plan.step, partial)
     return partial.sum(axis=0).reshape(geom.weight_shape)
+
+
+def convolve(in1, in2, mode="full"):
+    """scipy.signal.convolve(in1, in2, mode) of two 1-3-D arrays: the forward kernel with one image,
+    one channel and one filter (in2 flipped), padded so that its outputs are the mode's crop of the full result."""
+    if mode == "valid" and any(b > a for a, b in zip(in1.shape, in2.shape)):
+        in1, in2 = in2, in1  # convolution commutes; 'valid' needs the larger input first
+    out_shape = shapes.signal_output_shape(in1.shape, in2.shape, mode)
+    full_shape = shapes.signal_output_shape(in1.shape, in2.shape, "full")
+    starts = [crop.start for crop in shapes.signal_crop(full_shape, out_shape)]
+    pads = tuple((b - 1 - s, o + s - a) for a, b, s, o in zip(in1.shape, in2.shape, starts, out_shape))
+    nd = in1.ndim
+    geom = shapes.ConvGeometry(1, 1, 1, 1, in1.shape, in2.shape, (1,) * nd, pads, (1,) * nd, out_shape)
+    kernel = np.ascontiguousarray(np.flip(in2)).reshape((1, 1) + in2.shape)
+    return forward(in1.reshape((1, 1) + in1.shape), kernel, None, geom).reshape(out_shape)
