@@ -10,6 +10,8 @@ from .pool import (avg_pool1d, avg_pool1d_grad_input, avg_pool2d, avg_pool2d_gra
                    avg_pool3d_grad_input, blur_pool1d, blur_pool1d_grad_input, blur_pool2d, blur_pool2d_grad_input,
                    max_pool1d, max_pool1d_grad_input, max_pool2d, max_pool2d_grad_input, max_pool3d,
                    max_pool3d_grad_input)
+from .select import autotune
 from .signal import convolve, convolve_grad, correlate, correlate_grad, fftconvolve
+from .threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"

@@ -5,9 +5,16 @@ Algorithms are modules, imported on first use so that `import ops` stays cheap:
   grad_weight(x, grad_out, geom), over an ops.shapes.ConvGeometry;
 - pool backends expose the functions of ops.reference.pool;
 - signal methods expose convolve(in1, in2, mode) with SciPy's semantics.
+
+On the CPU, algorithm="auto" (method="auto") returns a chooser with the same
+interface that picks, at each call, the algorithm for that op, geometry, dtype
+and thread count: the cheapest by the cost model below, or, after
+autotune(True), the fastest of the plausible candidates timed once on the
+call's own arrays (like cuDNN's benchmark mode), remembered per key.
 """
 import importlib
 import math
+import time
 
 CONV_ALGORITHMS = {
     "cpu": {"reference": "ops.reference.conv", "gemm": "ops.cpu.gemm", "direct": "ops.cpu.direct",
@@ -24,6 +31,36 @@ SIGNAL_METHODS = {
 # FFT's n log2 n; measured on 512x512 images against 3x3 ... 31x31 kernels.
 DIRECT_TO_FFT_RATIO = 4.0
 
+# The CPU cost model: seconds per unit of work on one core in float32 (float64 costs
+# twice as much), measured on the bench shapes (asv_bench/compare_cpu.py). Every
+# algorithm's parallel loops scale with threads up to its number of independent tasks.
+GEMM_FLOP = 1 / 100e9        # sgemm inside the conv (OpenBLAS, one thread)
+GEMM_CALL = 5e-6              # one BLAS call on a block, with its own packing of the operands
+PACK_ELEMENT = 0.4e-9         # one element of im2col or col2im
+DIRECT_MAC = 1 / 20e9         # direct kernel, stride 1: vectorised rows
+DIRECT_STRIDED_MAC = 1 / 1e9  # direct kernel, stride > 1: gathers
+FFT_UNIT = 0.12e-9            # one n log2 n unit of a real FFT (pocketfft) ...
+FFT_LARGE = 3.0               # ... and this many times more when one dim is longer than FFT_CACHED
+FFT_CACHED = 1 << 16
+SPECTRAL_MAC = 2.4e-9         # one complex multiply-add between transforms
+CALL = 20e-6                  # fixed cost of one call (Python, allocation, thread start)
+
+# autotune times only the candidates the model puts within this factor of its favourite.
+AUTOTUNE_SPREAD = 8.0
+
+_autotune = {"on": False}
+_winners = {}
+
+
+def autotune(enabled=True):
+    """Time the plausible CPU algorithms once per (op, geometry, dtype, threads) and keep the fastest.
+
+    Returns the previous setting. Turning it off keeps what was measured; new keys use the cost model.
+    """
+    previous = _autotune["on"]
+    _autotune["on"] = bool(enabled)
+    return previous
+
 
 def _lookup(table, device, name, what):
     if device not in table or not table[device]:
@@ -33,10 +70,151 @@ def _lookup(table, device, name, what):
     return importlib.import_module(table[device][name])
 
 
+def _threads():
+    from . import threads
+    return threads.get_num_threads()
+
+
+def _parallel(seconds, tasks, threads):
+    return seconds / max(1, min(threads, tasks))
+
+
+def _fft_seconds(shape):
+    """One real N-D FFT of this shape."""
+    size = math.prod(shape)
+    return size * math.log2(max(size, 2)) * FFT_UNIT * (FFT_LARGE if max(shape) > FFT_CACHED else 1.0)
+
+
+def conv_cost(name, op, geom, itemsize, threads):
+    """Estimated seconds of one conv pass ('forward', 'grad_input' or 'grad_weight') by a CPU algorithm."""
+    out_positions = math.prod(geom.out_spatial)
+    cg, kg = geom.in_channels // geom.groups, geom.out_channels // geom.groups
+    kvol = math.prod(geom.kernel)
+    precision = itemsize / 4
+    if name == "gemm":
+        identity = kvol == 1 and all(s == 1 for s in geom.stride) and not any(map(any, geom.padding))
+        packed = 0 if identity else geom.batch * geom.in_channels * kvol * out_positions
+        calls = geom.batch * geom.groups * max(1, out_positions // 4096)
+        work = geom.flops * GEMM_FLOP * precision + packed * PACK_ELEMENT + calls * GEMM_CALL
+        tasks = geom.batch * (geom.groups if op == "grad_input" else max(1, out_positions // 256))
+        return CALL + _parallel(work, tasks, threads)
+    if name == "direct":
+        padded = [s + lo + hi for s, (lo, hi) in zip(geom.in_spatial, geom.padding)]
+        if all(s == 1 for s in geom.stride):
+            rows = out_positions // geom.out_spatial[-1] * padded[-1]  # wide rows run over the padded width
+            work = geom.batch * geom.out_channels * cg * kvol * rows * DIRECT_MAC
+        else:
+            work = geom.batch * geom.out_channels * cg * kvol * out_positions * DIRECT_STRIDED_MAC
+        tasks = {"forward": geom.batch * geom.out_channels, "grad_input": geom.batch * geom.in_channels,
+                 "grad_weight": geom.out_channels * cg * geom.batch}[op]
+        return CALL + _parallel(work * precision, tasks, threads)
+    if name == "fft":
+        padded = [s + lo + hi for s, (lo, hi) in zip(geom.in_spatial, geom.padding)]
+        size = math.prod(padded)
+        transforms = geom.batch * geom.in_channels + geom.out_channels * cg + geom.batch * geom.out_channels
+        spectral = geom.batch * geom.out_channels * cg * size / 2
+        stride_waste = math.prod(geom.stride)  # computes every stride-1 output, then subsamples
+        work = (transforms * _fft_seconds(padded) + spectral * SPECTRAL_MAC) * stride_waste
+        return CALL + _parallel(work * precision, geom.batch * geom.out_channels, threads)
+    return math.inf  # the NumPy reference, or an algorithm the model does not know: never chosen
+
+
+def signal_cost(name, shape1, shape2, mode, itemsize, threads):
+    """Estimated seconds of correlate/convolve(in1, in2, mode) by a CPU method."""
+    full = [a + b - 1 for a, b in zip(shape1, shape2)]
+    out = math.prod(shape1) if mode == "same" else math.prod(full) if mode == "full" else \
+        math.prod(abs(a - b) + 1 for a, b in zip(shape1, shape2))
+    precision = itemsize / 4
+    if name == "direct":
+        return CALL + _parallel(out * min(math.prod(shape1), math.prod(shape2)) * DIRECT_MAC * precision, out // 2048, threads)
+    if name == "fft":
+        return CALL + _parallel(3 * _fft_seconds(full) * precision, 1 + math.prod(full) // 65536, threads)
+    if name == "oa":
+        from .cpu.oaconv import block_plan
+        if mode == "valid" and any(b > a for a, b in zip(shape1, shape2)):
+            shape1, shape2 = shape2, shape1
+        fft_shape, _, counts = block_plan(shape1, shape2)
+        if math.prod(counts) == 1:
+            return math.inf  # one block: the plain FFT without the overlap-add's extra passes
+        size, batch = math.prod(fft_shape), math.prod(counts)
+        work = (2 * batch + 1) * _fft_seconds(fft_shape) + 3 * batch * size * PACK_ELEMENT
+        return CALL + _parallel(work * precision, batch, threads)
+    return math.inf
+
+
+def cheapest(costs):
+    """The name with the lowest estimated cost."""
+    return min(costs, key=costs.get)
+
+
+def _fastest(key, costs, run):
+    """The winner for `key`: remembered, else timed among the plausible candidates (autotune), else the cheapest.
+
+    costs: {name: estimated seconds}; run(name) runs that candidate and returns its result.
+    Returns (name, result or None when nothing ran yet).
+    """
+    if key in _winners:
+        return _winners[key], None
+    best = cheapest(costs)
+    if not _autotune["on"]:
+        return best, None
+    timings, results = {}, {}
+    for name in (n for n, c in costs.items() if c <= AUTOTUNE_SPREAD * costs[best]):
+        run(name)  # first call: compiles or warms caches, not timed
+        start = time.perf_counter()
+        results[name] = run(name)
+        timings[name] = time.perf_counter() - start
+    winner = min(timings, key=timings.get)
+    _winners[key] = winner
+    return winner, results[winner]
+
+
+class _AutoConv:
+    """A conv algorithm that picks the actual one per op and dtype on each call (CPU)."""
+
+    def __init__(self, device):
+        self.device = device
+
+    def _call(self, op, geom, dtype, *args):
+        modules = {name: importlib.import_module(path) for name, path in CONV_ALGORITHMS[self.device].items()
+                   if name != "reference"}
+        threads = _threads()
+        costs = {name: conv_cost(name, op, geom, dtype.itemsize, threads) for name in modules}
+        run = lambda name: getattr(modules[name], op)(*args, geom)
+        name, result = _fastest(("conv", op, geom, dtype.str, threads), costs, run)
+        return run(name) if result is None else result
+
+    def forward(self, x, w, bias, geom):
+        return self._call("forward", geom, x.dtype, x, w, bias)
+
+    def grad_input(self, grad_out, w, geom):
+        return self._call("grad_input", geom, grad_out.dtype, grad_out, w)
+
+    def grad_weight(self, x, grad_out, geom):
+        return self._call("grad_weight", geom, x.dtype, x, grad_out)
+
+
+class _AutoSignal:
+    """A correlate/convolve method that picks the actual one per shapes, mode and dtype on each call (CPU)."""
+
+    def __init__(self, device):
+        self.device = device
+
+    def convolve(self, in1, in2, mode="full"):
+        modules = {name: importlib.import_module(path) for name, path in SIGNAL_METHODS[self.device].items()}
+        threads = _threads()
+        costs = {name: signal_cost(name, in1.shape, in2.shape, mode, in1.dtype.itemsize, threads) for name in modules}
+        run = lambda name: modules[name].convolve(in1, in2, mode)
+        name, result = _fastest(("signal", in1.shape, in2.shape, mode, in1.dtype.str, threads), costs, run)
+        return run(name) if result is None else result
+
+
 def conv_algorithm(geom, device, algorithm="auto"):
-    """The module that computes a conv with this geometry on this device."""
+    """The module (or, for 'auto' on the CPU, the per-call chooser) that computes a conv on this device."""
+    if algorithm == "auto" and device == "cpu":
+        return _AutoConv(device)
     if algorithm == "auto":
-        algorithm = "gemm" if device == "cpu" else next(iter(CONV_ALGORITHMS.get(device, {})), "none")
+        algorithm = next(iter(CONV_ALGORITHMS.get(device, {})), "none")
     return _lookup(CONV_ALGORITHMS, device, algorithm, "conv algorithm")
 
 
@@ -47,7 +225,9 @@ def pool_backend(device):
 
 
 def signal_method(shape1, shape2, mode, device, method="auto"):
-    """SciPy's `method` for correlate/convolve: 'direct' or 'fft', or 'auto' by a cost model."""
+    """SciPy's `method` for correlate/convolve: a name from SIGNAL_METHODS, or 'auto' by a cost model."""
+    if method == "auto" and device == "cpu":
+        return _AutoSignal(device)
     if method == "auto":
         full = math.prod(a + b - 1 for a, b in zip(shape1, shape2))
         out = math.prod(shape1) if mode == "same" else full if mode == "full" else \

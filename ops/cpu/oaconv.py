@@ -31,6 +31,14 @@ def _fft_length(signal, kernel):
     return best
 
 
+def block_plan(shape1, shape2):
+    """(FFT shape, block shape, blocks per dim) for in1 of shape1 against in2 of shape2."""
+    fft_shape = tuple(_fft_length(a, b) for a, b in zip(shape1, shape2))
+    blocks = tuple(f - b + 1 if f < a + b - 1 else a for f, a, b in zip(fft_shape, shape1, shape2))
+    counts = tuple(-(-a // b) for a, b in zip(shape1, blocks))
+    return fft_shape, blocks, counts
+
+
 def _fold(y, axis, block, full):
     """Overlap-add along one dim: y (..., nb, F, ...) with the block axis at `axis` -> (..., full, ...)."""
     nb, fft_len = y.shape[axis], y.shape[axis + 1]
@@ -50,9 +58,7 @@ def convolve(in1, in2, mode="full"):
     if mode == "valid" and any(b > a for a, b in zip(in1.shape, in2.shape)):
         in1, in2 = in2, in1
     nd = in1.ndim
-    fft_shape = tuple(_fft_length(a, b) for a, b in zip(in1.shape, in2.shape))
-    blocks = tuple(f - b + 1 if f < a + b - 1 else a for f, a, b in zip(fft_shape, in1.shape, in2.shape))
-    counts = tuple(-(-a // b) for a, b in zip(in1.shape, blocks))
+    fft_shape, blocks, counts = block_plan(in1.shape, in2.shape)
     padded = np.zeros(tuple(n * b for n, b in zip(counts, blocks)), in1.dtype)
     padded[tuple(slice(0, a) for a in in1.shape)] = in1
     # (nb0, B0, nb1, B1, ...) -> (nb0, nb1, ..., B0, B1, ...): a batch of blocks

@@ -1,0 +1,73 @@
+"""The CPU algorithm choice: the cost model picks the expected algorithm where the answer is clear,
+'auto' agrees with the reference whatever it picks, and autotune times, remembers and still agrees."""
+import numpy as np
+import pytest
+
+import ops
+from ops import reference, select, shapes
+from tests.helpers import assert_close
+
+
+def conv_choice(x_shape, w_shape, nd=2, stride=1, padding=0, groups=1, op="forward", threads=2):
+    geom = shapes.conv_geometry(x_shape, w_shape, nd, stride, padding, 1, groups)
+    return select.cheapest({name: select.conv_cost(name, op, geom, 4, threads)
+                            for name in select.CONV_ALGORITHMS["cpu"]})
+
+
+@pytest.mark.parametrize("op", ["forward", "grad_input", "grad_weight"])
+def test_the_cost_model_picks_the_obvious_algorithm(op):
+    assert conv_choice((8, 64, 56, 56), (64, 64, 3, 3), padding=1, op=op) == "gemm"
+    assert conv_choice((8, 64, 56, 56), (128, 64, 1, 1), op=op) == "gemm"
+    assert conv_choice((8, 64, 56, 56), (64, 1, 3, 3), padding=1, groups=64, op=op) == "direct"
+    assert conv_choice((4, 8, 128, 128), (8, 8, 15, 15), padding=7, op=op) == "fft"
+    assert conv_choice((8, 3, 224, 224), (64, 3, 7, 7), stride=2, padding=3, op=op) == "gemm"
+
+
+def test_the_signal_cost_model_picks_the_obvious_method():
+    def choice(s1, s2, mode):
+        return select.cheapest({m: select.signal_cost(m, s1, s2, mode, 4, 2) for m in select.SIGNAL_METHODS["cpu"]})
+    assert choice((512, 512), (3, 3), "same") == "direct"
+    assert choice((512, 512), (31, 31), "same") == "fft"
+    assert choice((1000000,), (1001,), "full") == "oa"
+    assert choice((1000000,), (11,), "full") == "direct"
+
+
+def test_the_reference_is_never_chosen():
+    geom = shapes.conv_geometry((1, 1, 4), (1, 1, 3), 1)
+    assert select.conv_cost("reference", "forward", geom, 4, 1) == float("inf")
+
+
+@pytest.fixture
+def autotuning():
+    saved = dict(select._winners)
+    select._winners.clear()
+    previous = ops.autotune(True)
+    yield select._winners
+    ops.autotune(previous)
+    select._winners.clear()
+    select._winners.update(saved)
+
+
+def test_autotune_times_once_remembers_and_agrees_with_the_reference(rng, autotuning):
+    x = rng.standard_normal((2, 3, 12, 11)).astype(np.float32)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32)
+    geom = shapes.conv_geometry(x.shape, w.shape, 2, 1, 1)
+    g = rng.standard_normal(geom.output_shape).astype(np.float32)
+    for _ in range(2):
+        assert_close(ops.conv2d(x, w, padding=1), reference.conv.forward(x, w, None, geom))
+        assert_close(ops.conv2d_grad_input(g, w, x.shape, padding=1), reference.conv.grad_input(g, w, geom))
+        assert_close(ops.conv2d_grad_weight(x, g, w.shape, padding=1), reference.conv.grad_weight(x, g, geom))
+    keys = [key for key in autotuning if key[0] == "conv"]
+    assert sorted(key[1] for key in keys) == ["forward", "grad_input", "grad_weight"]
+    assert all(autotuning[key] in select.CONV_ALGORITHMS["cpu"] and autotuning[key] != "reference" for key in keys)
+    a, b = rng.standard_normal(300), rng.standard_normal(7)
+    assert_close(ops.correlate(a, b, "same"), reference.correlate(a, b, "same"))
+    assert any(key[0] == "signal" for key in autotuning)
+
+
+def test_unknown_names_are_rejected():
+    x = np.ones((1, 1, 5, 5), np.float32) * np.arange(5)
+    with pytest.raises(ValueError, match="unknown conv algorithm 'winograd'"):
+        ops.conv2d(x, x[:, :, :3, :3], algorithm="winograd")
+    with pytest.raises(ValueError, match="unknown correlate/convolve method 'spline'"):
+        ops.correlate(x[0, 0], x[0, 0], method="spline")
