@@ -101,6 +101,10 @@ class Module:
     def buffers(self):
         return (b for _, b in self.named_buffers())
 
+    def _named_state(self):
+        """Parameters then buffers, with their dotted names: what state_dict holds."""
+        return list(self.named_parameters()) + list(self.named_buffers())
+
     # --- modes and gradients -----------------------------------------------
     def train(self, mode=True):
         for module in self.modules():
@@ -116,7 +120,7 @@ class Module:
 
     def to(self, target):
         """Move every parameter and buffer to device 'cpu' / 'cuda', or cast them to a float dtype, in place."""
-        for _, t in list(self.named_parameters()) + list(self.named_buffers()):
+        for _, t in self._named_state():
             if isinstance(target, str):
                 device = get_device(target)
                 t.data = device.from_host(device_of(t.data).to_host(t.data))
@@ -128,15 +132,14 @@ class Module:
     # --- state ------------------------------------------------------------
     def state_dict(self):
         """{dotted name: NumPy copy} of every parameter and buffer."""
-        return {name: np.array(t.numpy(), copy=True)
-                for name, t in list(self.named_parameters()) + list(self.named_buffers())}
+        return {name: np.array(t.numpy(), copy=True) for name, t in self._named_state()}
 
     def load_state_dict(self, state_dict, strict=True):
         """Copy arrays (or Tensors) into the parameters and buffers of the same names, in place.
 
         strict: every name must match both ways. Shapes must match; values are cast to each tensor's dtype.
         """
-        own = dict(list(self.named_parameters()) + list(self.named_buffers()))
+        own = dict(self._named_state())
         missing = sorted(set(own) - set(state_dict))
         unexpected = sorted(set(state_dict) - set(own))
         if strict and (missing or unexpected):
