@@ -17,9 +17,10 @@ NVIDIA's separate `numba-cuda` package share: installing `numba-cuda` replaces
 knows current GPUs and toolkits, and its `[cu12]` extra ships NVVM and the
 runtime as wheels, so no system CUDA toolkit is needed. CI needs neither: it
 runs every kernel under the simulator (NUMBA_ENABLE_CUDASIM=1), which both
-provide, so the plain `numba` dependency is enough there. The same kernels also
-compile to PTX with `numba-cuda` and no GPU (`cuda.compile_ptx`), which checks
-what the simulator cannot: that they type and compile for a real device.
+provide, so the plain `numba` dependency is enough there. With `numba-cuda`
+installed, the kernels also compile to PTX without a GPU (`python -m
+tests.cuda.ptx`), which checks what the simulator cannot: that they type and
+compile for a real device.
 
 Nothing here imports numba.cuda until a kernel module is first used, so
 `import ops` stays cheap and works without a GPU, a driver or a toolkit.
