@@ -2,6 +2,7 @@
 
 im2col packs x into cols (N, C * kvol, L), L the output positions, one thread
 per element; col2im is its adjoint, gathered per input element (no atomics).
+A pointwise conv (1x1, stride 1, no padding) skips both: x is its own cols.
 matmul multiplies strided matrices in batches: every product reads its
 operands through (row, column) strides, so transposes cost nothing, and the
 batch index splits into (outer, group) plus an optional summed index, which
@@ -159,11 +160,18 @@ def _sizes(geom):
     return kvol, positions, geom.in_channels // geom.groups, geom.out_channels // geom.groups
 
 
+def _pointwise(geom):
+    """A 1x1 conv with stride 1 and no padding: x (N, C, L) already is its cols."""
+    return all(k == 1 for k in geom.kernel) and all(s == 1 for s in geom.stride) and \
+        all(p == (0, 0) for p in geom.padding)
+
+
 def _cols(x, geom):
     kvol, positions, _, _ = _sizes(geom)
+    if _pointwise(geom):
+        return x.reshape((geom.batch, geom.in_channels, positions))
     cols = arrays.empty((geom.batch, geom.in_channels * kvol, positions), x.dtype)
-    _im2col[arrays.grid(cols.size)](arrays.five_d(x), cols, *arrays.conv_args(geom),
-                                                        arrays.three(geom.out_spatial, 1))
+    _im2col[arrays.grid(cols.size)](arrays.five_d(x), cols, *arrays.conv_args(geom), arrays.three(geom.out_spatial, 1))
     return cols
 
 
@@ -180,15 +188,17 @@ def forward(x, w, bias, geom):
 
 def grad_input(grad_out, w, geom):
     kvol, positions, cg, kg = _sizes(geom)
-    cols = arrays.empty((geom.batch, geom.in_channels * kvol, positions), grad_out.dtype)
+    grad_x = arrays.empty(geom.input_shape, grad_out.dtype)
+    # a pointwise conv's column gradient is the input gradient itself
+    cols = grad_x if _pointwise(geom) else arrays.empty((geom.batch, geom.in_channels * kvol, positions), grad_out.dtype)
     matmul(w, grad_out, cols, cg * kvol, positions, kg,
            (0, kg * cg * kvol, 0, 1, cg * kvol),
            (geom.out_channels * positions, kg * positions, 0, positions, 1),
            (geom.in_channels * kvol * positions, cg * kvol * positions, 0, positions, 1),
            groups=geom.groups, batches=geom.batch)
-    grad_x = arrays.empty(geom.input_shape, grad_out.dtype)
-    _col2im[arrays.grid(grad_x.size)](cols, arrays.five_d(grad_x), *arrays.conv_args(geom),
-                                                          arrays.three(geom.out_spatial, 1))
+    if not _pointwise(geom):
+        _col2im[arrays.grid(grad_x.size)](cols, arrays.five_d(grad_x), *arrays.conv_args(geom),
+                                          arrays.three(geom.out_spatial, 1))
     return grad_x
 
 

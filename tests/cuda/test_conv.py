@@ -36,6 +36,7 @@ CASES = {
     "65-kernels-17-channels": ((1, 17, 3, 3), (65, 17, 1, 1), dict(), np.float32),
     "63-positions": ((1, 2, 9, 7), (3, 2, 1, 1), dict(), np.float32),
     "65-positions": ((1, 2, 13, 5), (3, 2, 1, 1), dict(), np.float64),
+    "1x1-stride-2-padded": ((2, 3, 5, 6), (4, 3, 1, 1), dict(stride=2, padding=(1, 0)), np.float64),
     "1d-small-stride-pad": ((2, 1, 9), (3, 1, 4), dict(stride=3, padding=2), np.float64),
     "2d-small-groups-dilation": ((1, 2, 5, 4), (2, 1, 3, 2), dict(stride=(2, 1), padding=1, dilation=(1, 2), groups=2), np.float32),
     "2d-small-same-even-kernel": ((1, 1, 4, 5), (2, 1, 4, 2), dict(padding="same"), np.float64),
