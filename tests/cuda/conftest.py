@@ -35,5 +35,5 @@ def cuda_ready():
 @pytest.fixture
 def dev():
     """Host array -> device array."""
-    from numba import cuda
-    return cuda.to_device
+    import ops.cuda
+    return ops.cuda.to_device
