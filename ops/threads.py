@@ -8,7 +8,7 @@ first kernel needs it.
 """
 import contextlib
 
-_state = {"threads": None, "blas": None}
+_state = {"blas": None}
 
 
 def _blas():
@@ -21,11 +21,9 @@ def _blas():
 
 
 def get_num_threads():
-    """Threads the CPU kernels use: the last set_num_threads, else Numba's (all cores unless NUMBA_NUM_THREADS)."""
-    if _state["threads"] is None:
-        import numba
-        _state["threads"] = numba.get_num_threads()
-    return _state["threads"]
+    """Threads the CPU kernels use: Numba's count (numba.set_num_threads or set_num_threads; all cores by default)."""
+    import numba
+    return numba.get_num_threads()
 
 
 def set_num_threads(n):
@@ -34,8 +32,8 @@ def set_num_threads(n):
     if not isinstance(n, int) or not 1 <= n <= numba.config.NUMBA_NUM_THREADS:
         raise ValueError(f"threads must be an int from 1 to {numba.config.NUMBA_NUM_THREADS}, got {n!r}")
     numba.set_num_threads(n)
-    _blas().set_num_threads(n)
-    _state["threads"] = n
+    for lib in _blas().lib_controllers:
+        lib.set_num_threads(n)
 
 
 @contextlib.contextmanager

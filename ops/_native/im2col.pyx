@@ -18,7 +18,6 @@ column-major (c, r) one with leading dimension ld, hence the swapped operands.
 """
 from cython cimport floating
 from cython.parallel cimport prange, threadid
-from libc.string cimport memcpy, memset
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 
@@ -89,19 +88,24 @@ cdef void _pack(const floating* x, floating* cols, Py_ssize_t ld, Py_ssize_t c0,
             dst = cols + row * ld + j
             iz = oz * g.sd - g.pd + kz * g.dd
             iy = oy * g.sh - g.ph + ky * g.dh
+            # plain loops, not memcpy/memset calls: the runs are short (one output line)
             if iz < 0 or iz >= g.D or iy < 0 or iy >= g.H:
-                memset(dst, 0, run * sizeof(floating))
+                for i in range(run):
+                    dst[i] = 0
             else:
                 src = x + ((c * g.D + iz) * g.H + iy) * g.W
                 lo = min(max(ox, x_lo), ox + run)
                 hi = max(min(ox + run, x_hi), lo)
-                memset(dst, 0, (lo - ox) * sizeof(floating))
+                for i in range(ox, lo):
+                    dst[i - ox] = 0
                 if g.sw == 1:
-                    memcpy(dst + lo - ox, src + lo + shift, (hi - lo) * sizeof(floating))
+                    for i in range(lo, hi):
+                        dst[i - ox] = src[i + shift]
                 else:
                     for i in range(lo, hi):
                         dst[i - ox] = src[i * g.sw + shift]
-                memset(dst + hi - ox, 0, (ox + run - hi) * sizeof(floating))
+                for i in range(hi, ox + run):
+                    dst[i - ox] = 0
             j += run
             ox = 0
             oy += 1
@@ -150,14 +154,85 @@ cdef void _unpack(const floating* cols, floating* x, Py_ssize_t ld, Py_ssize_t c
                 oz += 1
 
 
-cdef inline void _gemm(char transa, char transb, int m, int n, int k, const floating* a, int lda,
-                       const floating* b, int ldb, floating beta, floating* c, int ldc) noexcept nogil:
-    """Column-major c = op(a) @ op(b) + beta * c, through the BLAS of the matching precision."""
+cdef extern from "sgemm.h" nogil:
+    int sg_available()
+    ptrdiff_t sg_a_size(int m, int k)
+    ptrdiff_t sg_b_work()
+    void sg_pack_a(int m, int k, const float* a, ptrdiff_t a_row, ptrdiff_t a_col, float* ap)
+    void sg_gemm_packed(int m, int n, int k, const float* ap, const float* b, ptrdiff_t b_row, ptrdiff_t b_col,
+                        float beta, float* c, ptrdiff_t ldc, float* bwork)
+
+cdef bint _fast = sg_available()
+
+
+def fast_sgemm(enabled=None):
+    """Whether float32 products use the AVX-512 kernel of sgemm.h (else BLAS); `enabled` switches it
+    (only on where the CPU has AVX-512). Returns the setting in force before the call."""
+    global _fast
+    before = _fast
+    if enabled is not None:
+        _fast = bool(enabled) and sg_available()
+    return before
+
+
+def packed_size(Py_ssize_t m, Py_ssize_t k):
+    """Elements of an (m, k) operand packed for the AVX-512 kernel."""
+    return sg_a_size(<int>m, <int>k)
+
+
+def scratch_size(Py_ssize_t rows, Py_ssize_t block, Py_ssize_t out_channels):
+    """Elements of one thread's scratch: packed columns, the kernel's B panels, a packed grad_out block."""
+    return rows * block + sg_b_work() + sg_a_size(<int>out_channels, <int>block)
+
+
+cdef inline void _product(int m, int n, int k, const floating* a, Py_ssize_t a_row, Py_ssize_t a_col,
+                          const floating* packed_a, const floating* b, Py_ssize_t b_row, Py_ssize_t b_col,
+                          floating beta, floating* c, Py_ssize_t ldc, floating* scratch) noexcept nogil:
+    """C (m x n, row stride ldc) = beta * C + A B, A(i, p) = a[i * a_row + p * a_col], B(p, j) = b[p * b_row + j * b_col].
+
+    float32 on AVX-512: sgemm.h's kernel, A taken from packed_a when given (else packed into scratch).
+    Otherwise BLAS, which is column-major: it computes C^T = B^T A^T, each operand transposed or not
+    by which of its strides is 1 (one of them always is).
+    """
+    cdef char ta, tb
+    cdef int lda, ldb, ldc_ = <int>ldc
     cdef floating one = 1
     if floating is float:
-        sgemm(&transa, &transb, &m, &n, &k, &one, <float*>a, &lda, <float*>b, &ldb, &beta, c, &ldc)
+        if _fast:
+            if packed_a == NULL:
+                sg_pack_a(m, k, a, a_row, a_col, scratch + sg_b_work())
+                packed_a = scratch + sg_b_work()
+            sg_gemm_packed(m, n, k, packed_a, b, b_row, b_col, beta, c, ldc, scratch)
+            return
+    # a stride can be 1 by coincidence along a dim of length 1: pick the reading whose leading dim is valid
+    if b_col == 1 and (k == 1 or b_row >= n):
+        tb, ldb = c'N', <int>max(b_row, n)
     else:
-        dgemm(&transa, &transb, &m, &n, &k, &one, <double*>a, &lda, <double*>b, &ldb, &beta, c, &ldc)
+        tb, ldb = c'T', <int>max(b_col, k)
+    if a_col == 1 and (m == 1 or a_row >= k):
+        ta, lda = c'N', <int>max(a_row, k)
+    else:
+        ta, lda = c'T', <int>max(a_col, m)
+    if floating is float:
+        sgemm(&tb, &ta, &n, &m, &k, &one, <float*>b, &ldb, <float*>a, &lda, &beta, c, &ldc_)
+    else:
+        dgemm(&tb, &ta, &n, &m, &k, &one, <double*>b, &ldb, <double*>a, &lda, &beta, c, &ldc_)
+
+
+def pack_weights(const floating[:, ::1] w, Py_ssize_t groups, bint transposed, floating[::1] packed):
+    """Pack each group's (K / groups, R) block of w (K, R), or its transpose, for the float32 kernel.
+
+    packed: groups * packed_size(...) elements; untouched (and unused) when BLAS does the products.
+    """
+    cdef Py_ssize_t Kg = w.shape[0] // groups, R = w.shape[1], size, grp
+    if floating is double or not _fast:
+        return
+    size = sg_a_size(<int>(R if transposed else Kg), <int>(Kg if transposed else R))
+    for grp in range(groups):
+        if transposed:
+            sg_pack_a(<int>R, <int>Kg, &w[grp * Kg, 0], 1, R, &packed[grp * size])
+        else:
+            sg_pack_a(<int>Kg, <int>R, &w[grp * Kg, 0], R, 1, &packed[grp * size])
 
 
 cdef int _check_cols(Py_ssize_t rows, Py_ssize_t columns, Geometry* g, Py_ssize_t n) except -1:
@@ -193,20 +268,21 @@ def col2im(const floating[:, ::1] cols, floating[:, :, :, :, ::1] x,
         _unpack(&cols[c * g.kvol, n * g.L], &x[n, 0, 0, 0, 0], cols.shape[1], c, 1, &g, 0, g.L)
 
 
-def conv_forward(const floating[:, :, :, :, ::1] x, const floating[:, ::1] w, floating[:, :, ::1] out,
-                 kernel, stride, pad, dilation, out_size, Py_ssize_t groups, Py_ssize_t block,
-                 floating[:, ::1] work, int threads):
-    """out (N, K, L) = w (K, C / groups * kvol) @ cols of each image and group, added to what out holds.
+def conv_forward(const floating[:, :, :, :, ::1] x, const floating[:, ::1] w, const floating[::1] packed,
+                 floating[:, :, ::1] out, kernel, stride, pad, dilation, out_size, Py_ssize_t groups,
+                 Py_ssize_t block, floating[:, ::1] work, int threads):
+    """out (N, K, L) += w (K, C / groups * kvol) @ cols, per image block and group.
 
-    work: (threads, C * kvol * block), one packing buffer per thread.
+    packed: pack_weights(w, groups, False); work: (threads, scratch_size(...)).
     """
     cdef Geometry g = _geometry(x.shape, kernel, stride, pad, dilation, out_size)
     cdef Py_ssize_t N = x.shape[0], K = w.shape[0], Kg = K // groups, rows = (g.C // groups) * g.kvol
-    cdef Py_ssize_t blocks = (g.L + block - 1) // block, task, n, l0, count, grp
+    cdef Py_ssize_t blocks = (g.L + block - 1) // block, task, n, l0, count, grp, packed_group
     cdef bint identity = _is_identity(&g)
     cdef floating* cols
-    cdef const floating* a
-    cdef int lda
+    cdef const floating* b
+    cdef Py_ssize_t b_row
+    packed_group = packed.shape[0] // groups
     for task in prange(N * blocks, nogil=True, schedule="dynamic", num_threads=threads):
         n = task // blocks
         l0 = (task % blocks) * block
@@ -216,40 +292,45 @@ def conv_forward(const floating[:, :, :, :, ::1] x, const floating[:, ::1] w, fl
             _pack(&x[n, 0, 0, 0, 0], cols, count, 0, g.C, &g, l0, count)
         for grp in range(groups):
             if identity:
-                a = &x[n, grp * (g.C // groups), 0, 0, 0] + l0
-                lda = <int>g.L
+                b = &x[n, grp * (g.C // groups), 0, 0, 0] + l0
+                b_row = g.L
             else:
-                a = cols + grp * rows * count
-                lda = <int>count
-            _gemm(c'N', c'N', <int>count, <int>Kg, <int>rows, a, lda, &w[grp * Kg, 0], <int>rows,
-                  1, &out[n, grp * Kg, l0], <int>g.L)
+                b = cols + grp * rows * count
+                b_row = count
+            _product(<int>Kg, <int>count, <int>rows, &w[grp * Kg, 0], rows, 1,
+                     &packed[grp * packed_group] if packed_group else NULL, b, b_row, 1,
+                     1, &out[n, grp * Kg, l0], g.L, cols + g.C * g.kvol * block)
 
 
-def conv_grad_input(const floating[:, :, ::1] grad_out, const floating[:, ::1] w, floating[:, :, :, :, ::1] grad,
-                    kernel, stride, pad, dilation, out_size, Py_ssize_t groups, Py_ssize_t block,
-                    floating[:, ::1] work, int threads):
+def conv_grad_input(const floating[:, :, ::1] grad_out, const floating[:, ::1] w, const floating[::1] packed,
+                    floating[:, :, :, :, ::1] grad, kernel, stride, pad, dilation, out_size, Py_ssize_t groups,
+                    Py_ssize_t block, floating[:, ::1] work, int threads):
     """grad (N, C, D, H, W) = col2im(w^T @ grad_out) per image and group; grad must start at zero.
 
-    One task per (image, group) owns that part of grad, so the scatter has no races.
+    packed: pack_weights(w, groups, True). One task per (image, group) owns that part of grad,
+    so the scatter has no races.
     """
     cdef Geometry g = _geometry(grad.shape, kernel, stride, pad, dilation, out_size)
     cdef Py_ssize_t N = grad.shape[0], K = w.shape[0], Kg = K // groups, Cg = g.C // groups
-    cdef Py_ssize_t rows = Cg * g.kvol, task, n, grp, l0, count
+    cdef Py_ssize_t rows = Cg * g.kvol, task, n, grp, l0, count, packed_group
     cdef bint identity = _is_identity(&g)
     cdef floating* cols
+    cdef const floating* a_packed
+    packed_group = packed.shape[0] // groups
     for task in prange(N * groups, nogil=True, schedule="dynamic", num_threads=threads):
         n = task // groups
         grp = task % groups
-        if identity:
-            _gemm(c'N', c'T', <int>g.L, <int>Cg, <int>Kg, &grad_out[n, grp * Kg, 0], <int>g.L,
-                  &w[grp * Kg, 0], <int>rows, 0, &grad[n, grp * Cg, 0, 0, 0], <int>g.L)
-            continue
         cols = &work[threadid(), 0]
+        a_packed = &packed[grp * packed_group] if packed_group else NULL
+        if identity:
+            _product(<int>Cg, <int>g.L, <int>Kg, &w[grp * Kg, 0], 1, rows, a_packed, &grad_out[n, grp * Kg, 0],
+                     g.L, 1, 0, &grad[n, grp * Cg, 0, 0, 0], g.L, cols)
+            continue
         l0 = 0
         while l0 < g.L:
             count = min(block, g.L - l0)
-            _gemm(c'N', c'T', <int>count, <int>rows, <int>Kg, &grad_out[n, grp * Kg, l0], <int>g.L,
-                  &w[grp * Kg, 0], <int>rows, 0, cols, <int>count)
+            _product(<int>rows, <int>count, <int>Kg, &w[grp * Kg, 0], 1, rows, a_packed,
+                     &grad_out[n, grp * Kg, l0], g.L, 1, 0, cols, count, cols + g.C * g.kvol * block)
             _unpack(cols, &grad[n, 0, 0, 0, 0], count, grp * Cg, Cg, &g, l0, count)
             l0 = l0 + block
 
@@ -266,8 +347,8 @@ def conv_grad_weight(const floating[:, :, :, :, ::1] x, const floating[:, :, ::1
     cdef Py_ssize_t blocks = (g.L + block - 1) // block, task, n, l0, count, grp, t
     cdef bint identity = _is_identity(&g)
     cdef floating* cols
-    cdef const floating* a
-    cdef int lda
+    cdef const floating* b
+    cdef Py_ssize_t b_col
     for task in prange(N * blocks, nogil=True, schedule="dynamic", num_threads=threads):
         n = task // blocks
         l0 = (task % blocks) * block
@@ -278,10 +359,10 @@ def conv_grad_weight(const floating[:, :, :, :, ::1] x, const floating[:, :, ::1
             _pack(&x[n, 0, 0, 0, 0], cols, count, 0, g.C, &g, l0, count)
         for grp in range(groups):
             if identity:
-                a = &x[n, grp * (g.C // groups), 0, 0, 0] + l0
-                lda = <int>g.L
+                b = &x[n, grp * (g.C // groups), 0, 0, 0] + l0
+                b_col = g.L
             else:
-                a = cols + grp * rows * count
-                lda = <int>count
-            _gemm(c'T', c'N', <int>rows, <int>Kg, <int>count, a, lda, &grad_out[n, grp * Kg, l0], <int>g.L,
-                  1, &partial[t, grp * Kg, 0], <int>rows)
+                b = cols + grp * rows * count
+                b_col = count
+            _product(<int>Kg, <int>rows, <int>count, &grad_out[n, grp * Kg, l0], g.L, 1, NULL, b, 1, b_col,
+                     1, &partial[t, grp * Kg, 0], rows, cols + g.C * g.kvol * block)

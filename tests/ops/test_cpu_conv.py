@@ -82,3 +82,28 @@ def test_conv_transpose_matches_the_reference(rng, algorithm):
     geom = shapes.conv_transpose_geometry(x.shape, w.shape, 2, 2, 1, 1, 2, 1)
     expected = reference.conv.grad_input(x, w, geom)
     assert_close(ops.conv_transpose2d(x, w, None, 2, 1, 1, 2, algorithm=algorithm), expected)
+
+
+@pytest.fixture(params=[True, False], ids=["avx512-kernel", "blas"])
+def product(request):
+    """Run a test with the float32 products on sgemm.h's kernel (where the CPU has AVX-512) and on BLAS."""
+    from ops._native import im2col
+    before = im2col.fast_sgemm(request.param)
+    if request.param and not im2col.fast_sgemm(request.param):
+        pytest.skip("this CPU has no AVX-512")
+    yield request.param
+    im2col.fast_sgemm(before)
+
+
+def test_gemm_across_the_kernel_blocking_edges(rng, product):
+    """Depths past one KC panel (256), blocks past one NC panel (512), channel counts off the 8 x 32 tile,
+    1x1 convs (no packing) and groups, in float32 on both product paths."""
+    cases = [((2, 40, 31, 30), (20, 40, 3, 3), dict(padding=1)),
+             ((1, 300, 23, 25), (13, 300, 1, 1), dict()),
+             ((2, 12, 40, 33), (18, 4, 3, 2), dict(stride=(2, 1), padding=1, groups=3)),
+             ((3, 9, 17, 19), (33, 9, 1, 1), dict(stride=2))]
+    for x_shape, w_shape, args in cases:
+        x = rng.standard_normal(x_shape).astype(np.float32)
+        w = rng.standard_normal(w_shape).astype(np.float32)
+        b = rng.standard_normal(w_shape[0]).astype(np.float32)
+        check_against_reference(rng, "gemm", 2, np.float32, x, w, b, dict(dict(stride=1, padding=0, dilation=1, groups=1), **args))

@@ -1,0 +1,157 @@
+/* Single-precision matrix product with an AVX-512 register-blocked kernel (BLIS's layout: packed panels).
+
+   C (m x n, row stride ldc) = beta * C + A (m x k) B (k x n), with A(i, p) at a[i * a_row + p * a_col]
+   and B(p, j) at b[p * b_row + j * b_col], so either operand may be transposed in memory.
+
+   Why our own: the conv kernels call one product per block from their own threads, and on CPUs that
+   OpenBLAS's runtime detection does not know (or where OPENBLAS_CORETYPE pins it to older kernels) its
+   sgemm runs AVX2 code at half the core's AVX-512 rate. Operands are packed into panels (MR rows of A,
+   NR columns of B, KC deep) that the 8 x 32 kernel streams from the L1/L2 caches while its 16
+   accumulators stay in registers. A can be packed once and reused (sg_pack_a, sg_gemm_packed): the conv
+   weights are packed once per call, not once per block.
+
+   Compiled for AVX-512 through function attributes; sg_available() tells at run time whether the CPU
+   (and compiler) has it, else the caller uses BLAS. Every function is nogil-safe and allocation-free:
+   the caller passes the scratch (sg_b_work floats, 64-byte aligned or not).
+*/
+#ifndef CONVREF_SGEMM_H
+#define CONVREF_SGEMM_H
+
+#include <stddef.h>
+#include <string.h>
+
+#define SG_MR 8
+#define SG_NR 32
+#define SG_KC 256
+#define SG_NC 512
+
+/* Floats of packed A for an m x k operand, and of the B scratch sg_gemm_packed needs. */
+static inline ptrdiff_t sg_a_size(int m, int k) { return (ptrdiff_t)((m + SG_MR - 1) / SG_MR) * SG_MR * k; }
+static inline ptrdiff_t sg_b_work(void) { return (ptrdiff_t)SG_KC * SG_NC; }
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define SG_TARGET __attribute__((target("avx512f,avx512vl,avx2,fma")))
+
+static inline int sg_available(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
+}
+
+/* Transpose the 8 x 8 block at src (row stride ld) into dst (row stride dst_ld): dst[j][i] = src[i][j]. */
+SG_TARGET static inline void sg_transpose8(const float* src, ptrdiff_t ld, float* dst, ptrdiff_t dst_ld) {
+    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ld), r2 = _mm256_loadu_ps(src + 2 * ld),
+           r3 = _mm256_loadu_ps(src + 3 * ld), r4 = _mm256_loadu_ps(src + 4 * ld), r5 = _mm256_loadu_ps(src + 5 * ld),
+           r6 = _mm256_loadu_ps(src + 6 * ld), r7 = _mm256_loadu_ps(src + 7 * ld);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
+           t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+           t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+           u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+           u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+           u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(dst + dst_ld, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(dst + 2 * dst_ld, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(dst + 3 * dst_ld, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(dst + 4 * dst_ld, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(dst + 5 * dst_ld, _mm256_permute2f128_ps(u1, u5, 0x31));
+    _mm256_storeu_ps(dst + 6 * dst_ld, _mm256_permute2f128_ps(u2, u6, 0x31));
+    _mm256_storeu_ps(dst + 7 * dst_ld, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+/* Pack `rows` (<= width) rows x k columns of M (M(r, p) at src[r * row + p * col]) into width-wide panels:
+   dst[p * width + r], rows beyond `rows` zero. The transposing case (col == 1) goes 8 x 8 blocks at a time. */
+SG_TARGET static void sg_pack_panel(int rows, int k, const float* src, ptrdiff_t row, ptrdiff_t col,
+                                    float* dst, int width) {
+    int p = 0, r;
+    if (col == 1 && rows == width) {
+        for (; p + 8 <= k; p += 8)
+            for (r = 0; r < width; r += 8)
+                sg_transpose8(src + r * row + p, row, dst + p * width + r, width);
+    }
+    if (row == 1) {
+        for (; p < k; p++) {
+            memcpy(dst + p * width, src + p * col, rows * sizeof(float));
+            memset(dst + p * width + rows, 0, (width - rows) * sizeof(float));
+        }
+        return;
+    }
+    for (; p < k; p++) {
+        for (r = 0; r < rows; r++) dst[p * width + r] = src[r * row + p * col];
+        for (; r < width; r++) dst[p * width + r] = 0.0f;
+    }
+}
+
+/* Pack all of A (m x k) into MR-row panels over the full depth: ap needs sg_a_size(m, k) floats. */
+SG_TARGET static void sg_pack_a(int m, int k, const float* a, ptrdiff_t a_row, ptrdiff_t a_col, float* ap) {
+    for (int i = 0; i < m; i += SG_MR) {
+        int rows = m - i < SG_MR ? m - i : SG_MR;
+        sg_pack_panel(rows, k, a + i * a_row, a_row, a_col, ap + (ptrdiff_t)i * k, SG_MR);
+    }
+}
+
+/* One MR x NR tile: c = beta * c + ap-panel x bp-panel over kc; only mr x nr of it is stored. */
+SG_TARGET static void sg_kernel(int kc, const float* ap, const float* bp, float* c, ptrdiff_t ldc,
+                                float beta, int mr, int nr) {
+    __m512 acc[SG_MR][2];
+#pragma GCC unroll 8
+    for (int i = 0; i < SG_MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
+#pragma GCC unroll 8
+        for (int i = 0; i < SG_MR; i++) {
+            __m512 a = _mm512_set1_ps(ap[i]);
+            acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+        }
+        ap += SG_MR;
+        bp += SG_NR;
+    }
+    __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
+    __mmask16 m1 = nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
+    __m512 vbeta = _mm512_set1_ps(beta);
+#pragma GCC unroll 8
+    for (int i = 0; i < SG_MR; i++) {
+        if (i >= mr) break;
+        float* row = c + i * ldc;
+        if (beta != 0.0f) {
+            acc[i][0] = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(m0, row), acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(m1, row + 16), acc[i][1]);
+        }
+        _mm512_mask_storeu_ps(row, m0, acc[i][0]);
+        _mm512_mask_storeu_ps(row + 16, m1, acc[i][1]);
+    }
+}
+
+/* C = beta * C + A B with A packed by sg_pack_a (m x k); bwork: sg_b_work() floats. */
+SG_TARGET static void sg_gemm_packed(int m, int n, int k, const float* ap, const float* b, ptrdiff_t b_row,
+                                     ptrdiff_t b_col, float beta, float* c, ptrdiff_t ldc, float* bwork) {
+    for (int jc = 0; jc < n; jc += SG_NC) {
+        int nc = n - jc < SG_NC ? n - jc : SG_NC;
+        for (int pc = 0; pc < k; pc += SG_KC) {
+            int kc = k - pc < SG_KC ? k - pc : SG_KC;
+            float step_beta = pc == 0 ? beta : 1.0f;
+            for (int j = 0; j < nc; j += SG_NR) {
+                int cols = nc - j < SG_NR ? nc - j : SG_NR;
+                sg_pack_panel(cols, kc, b + (ptrdiff_t)pc * b_row + (ptrdiff_t)(jc + j) * b_col, b_col, b_row,
+                              bwork + (ptrdiff_t)j * kc, SG_NR);
+            }
+            for (int j = 0; j < nc; j += SG_NR) {
+                int cols = nc - j < SG_NR ? nc - j : SG_NR;
+                for (int i = 0; i < m; i += SG_MR)
+                    sg_kernel(kc, ap + (ptrdiff_t)i * k + (ptrdiff_t)pc * SG_MR, bwork + (ptrdiff_t)j * kc,
+                              c + (ptrdiff_t)i * ldc + jc + j, ldc, step_beta, m - i < SG_MR ? m - i : SG_MR, cols);
+            }
+        }
+    }
+}
+
+#else  /* no GCC-style AVX-512 support: callers fall back to BLAS */
+static inline int sg_available(void) { return 0; }
+static void sg_pack_a(int m, int k, const float* a, ptrdiff_t a_row, ptrdiff_t a_col, float* ap) {}
+static void sg_gemm_packed(int m, int n, int k, const float* ap, const float* b, ptrdiff_t b_row,
+                           ptrdiff_t b_col, float beta, float* c, ptrdiff_t ldc, float* bwork) {}
+#endif
+
+#endif
