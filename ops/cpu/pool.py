@@ -26,41 +26,73 @@ def _window_args(geom):
     return (_triple(geom.kernel, 1), _triple(geom.stride, 1), _triple(geom.padding, 0), _triple(geom.dilation, 1))
 
 
+def _window_offsets(geom):
+    """Flat offsets in the input plane of every window cell from the window's first cell."""
+    kernel, _, _, dilation = _window_args(geom)
+    _, h, w = _triple(geom.in_spatial, 1)
+    taps = np.indices(kernel).reshape(3, -1) * dilation[:, None]
+    return (taps[0] * h + taps[1]) * w + taps[2]
+
+
 @njit(inline="always")
 def _taps(start, size, k, d):
     """Range [lo, hi) of kernel taps whose input position start + t * d lies in [0, size)."""
-    lo = 0 if start >= 0 else (-start + d - 1) // d
-    hi = min(k, (size - start + d - 1) // d)
+    if d == 1:  # no division (tens of cycles) in the common case: this runs once per output
+        lo, hi = max(0, -start), min(k, size - start)
+    else:
+        lo = 0 if start >= 0 else (-start + d - 1) // d
+        hi = min(k, (size - start + d - 1) // d)
     return lo, max(lo, hi)
 
 
 @njit(parallel=True, cache=True)
-def _max_pool(x, out, idx, kernel, stride, pad, dil):
+def _max_pool(x, out, idx, kernel, stride, pad, dil, offsets):
     planes, D, H, W = x.shape
     Do, Ho, Wo = out.shape[1:]
+    flat = x.reshape(planes, D * H * W)
     for task in prange(planes * Do):
         p, oz = task // Do, task % Do
+        plane = flat[p]
         iz0 = oz * stride[0] - pad[0]
         z_lo, z_hi = _taps(iz0, D, kernel[0], dil[0])
         for oy in range(Ho):
             iy0 = oy * stride[1] - pad[1]
             y_lo, y_hi = _taps(iy0, H, kernel[1], dil[1])
+            inside_zy = z_lo == 0 and z_hi == kernel[0] and y_lo == 0 and y_hi == kernel[1]
             for ox in range(Wo):
                 ix0 = ox * stride[2] - pad[2]
                 x_lo, x_hi = _taps(ix0, W, kernel[2], dil[2])
-                best = -np.inf  # stays so, at index -1, for a window that lies wholly in the padding
-                best_at = -1
-                for tz in range(z_lo, z_hi):
-                    iz = iz0 + tz * dil[0]
-                    for ty in range(y_lo, y_hi):
-                        iy = iy0 + ty * dil[1]
-                        for tx in range(x_lo, x_hi):
-                            ix = ix0 + tx * dil[2]
-                            v = x[p, iz, iy, ix]
-                            # the first maximum wins; a NaN is the maximum (np.argmax's rule)
-                            if best_at < 0 or v > best or (v != v and best == best):
-                                best = v
-                                best_at = (iz * H + iy) * W + ix
+                if inside_zy and x_lo == 0 and x_hi == kernel[2]:
+                    # the window lies inside the input: flat offsets, no bounds, selects instead of branches
+                    # Two independent chains over the window's halves, then the later half wins only if
+                    # strictly larger: the first maximum wins, a NaN is the maximum (np.argmax's rule).
+                    base = (iz0 * H + iy0) * W + ix0
+                    half = (offsets.size + 1) // 2
+                    best, best_at = plane[base], base
+                    late_at = base + offsets[min(half, offsets.size - 1)]
+                    late = plane[late_at]
+                    for t in range(1, half):
+                        at, at_late = base + offsets[t], base + offsets[min(half + t, offsets.size - 1)]
+                        v, v_late = plane[at], plane[at_late]
+                        take = (v > best) | ((v != v) & (best == best))
+                        take_late = (v_late > late) | ((v_late != v_late) & (late == late))
+                        best, best_at = (v, at) if take else (best, best_at)
+                        late, late_at = (v_late, at_late) if take_late else (late, late_at)
+                    if half < offsets.size and ((late > best) | ((late != late) & (best == best))):
+                        best, best_at = late, late_at
+                else:
+                    best = -np.inf  # stays so, at index -1, for a window that lies wholly in the padding
+                    best_at = -1
+                    for tz in range(z_lo, z_hi):
+                        iz = iz0 + tz * dil[0]
+                        for ty in range(y_lo, y_hi):
+                            iy = iy0 + ty * dil[1]
+                            for tx in range(x_lo, x_hi):
+                                ix = ix0 + tx * dil[2]
+                                v = x[p, iz, iy, ix]
+                                if best_at < 0 or v > best or (v != v and best == best):
+                                    best = v
+                                    best_at = (iz * H + iy) * W + ix
                 out[p, oz, oy, ox] = best
                 idx[p, oz, oy, ox] = best_at
 
@@ -93,11 +125,13 @@ def _avg_count(start, size, k, p, include_pad):
 
 
 @njit(parallel=True, cache=True)
-def _avg_pool(x, out, kernel, stride, pad, include_pad):
+def _avg_pool(x, out, kernel, stride, pad, include_pad, offsets):
     planes, D, H, W = x.shape
     Do, Ho, Wo = out.shape[1:]
+    flat = x.reshape(planes, D * H * W)
     for task in prange(planes * Do):
         p, oz = task // Do, task % Do
+        plane = flat[p]
         iz0 = oz * stride[0] - pad[0]
         z_lo, z_hi = _taps(iz0, D, kernel[0], 1)
         nz = _avg_count(iz0, D, kernel[0], pad[0], include_pad)
@@ -105,10 +139,17 @@ def _avg_pool(x, out, kernel, stride, pad, include_pad):
             iy0 = oy * stride[1] - pad[1]
             y_lo, y_hi = _taps(iy0, H, kernel[1], 1)
             nzy = nz * _avg_count(iy0, H, kernel[1], pad[1], include_pad)
+            inside_zy = z_lo == 0 and z_hi == kernel[0] and y_lo == 0 and y_hi == kernel[1]
             for ox in range(Wo):
                 ix0 = ox * stride[2] - pad[2]
                 x_lo, x_hi = _taps(ix0, W, kernel[2], 1)
                 total = out.dtype.type(0)
+                if inside_zy and x_lo == 0 and x_hi == kernel[2]:
+                    base = (iz0 * H + iy0) * W + ix0
+                    for t in range(offsets.size):
+                        total += plane[base + offsets[t]]
+                    out[p, oz, oy, ox] = total / offsets.size
+                    continue
                 for iz in range(iz0 + z_lo, iz0 + z_hi):
                     for iy in range(iy0 + y_lo, iy0 + y_hi):
                         for ix in range(ix0 + x_lo, ix0 + x_hi):
@@ -117,10 +158,12 @@ def _avg_pool(x, out, kernel, stride, pad, include_pad):
 
 
 @njit(parallel=True, cache=True)
-def _avg_pool_grad(grad_out, grad, kernel, stride, pad, include_pad):
+def _avg_pool_grad(grad_out, grad, kernel, stride, pad, include_pad, offsets):
     planes, D, H, W = grad.shape
     Do, Ho, Wo = grad_out.shape[1:]
+    flat = grad.reshape(planes, D * H * W)
     for p in prange(planes):
+        plane = flat[p]
         for oz in range(Do):
             iz0 = oz * stride[0] - pad[0]
             z_lo, z_hi = _taps(iz0, D, kernel[0], 1)
@@ -129,9 +172,16 @@ def _avg_pool_grad(grad_out, grad, kernel, stride, pad, include_pad):
                 iy0 = oy * stride[1] - pad[1]
                 y_lo, y_hi = _taps(iy0, H, kernel[1], 1)
                 nzy = nz * _avg_count(iy0, H, kernel[1], pad[1], include_pad)
+                inside_zy = z_lo == 0 and z_hi == kernel[0] and y_lo == 0 and y_hi == kernel[1]
                 for ox in range(Wo):
                     ix0 = ox * stride[2] - pad[2]
                     x_lo, x_hi = _taps(ix0, W, kernel[2], 1)
+                    if inside_zy and x_lo == 0 and x_hi == kernel[2]:
+                        base = (iz0 * H + iy0) * W + ix0
+                        share = grad_out[p, oz, oy, ox] / offsets.size
+                        for t in range(offsets.size):
+                            plane[base + offsets[t]] += share
+                        continue
                     share = grad_out[p, oz, oy, ox] / (nzy * _avg_count(ix0, W, kernel[2], pad[2], include_pad))
                     for iz in range(iz0 + z_lo, iz0 + z_hi):
                         for iy in range(iy0 + y_lo, iy0 + y_hi):
@@ -193,7 +243,7 @@ def max_pool(x, geom):
     """x (N, C, *S) -> (out (N, C, *S_out), int64 flat positions of each maximum in its input plane)."""
     out = np.empty(_planes(geom.output_shape), x.dtype)
     idx = np.empty(out.shape, np.int64)
-    _max_pool(x.reshape(_planes(x.shape)), out, idx, *_window_args(geom))
+    _max_pool(x.reshape(_planes(x.shape)), out, idx, *_window_args(geom), _window_offsets(geom))
     return out.reshape(geom.output_shape), idx.reshape(geom.output_shape)
 
 
@@ -211,7 +261,7 @@ def avg_pool(x, geom, count_include_pad=True):
     """x (N, C, *S) -> (N, C, *S_out): window means, PyTorch's divisor rule."""
     kernel, stride, pad, _ = _window_args(geom)
     out = np.empty(_planes(geom.output_shape), x.dtype)
-    _avg_pool(x.reshape(_planes(x.shape)), out, kernel, stride, pad, bool(count_include_pad))
+    _avg_pool(x.reshape(_planes(x.shape)), out, kernel, stride, pad, bool(count_include_pad), _window_offsets(geom))
     return out.reshape(geom.output_shape)
 
 
@@ -219,7 +269,8 @@ def avg_pool_grad_input(grad_out, geom, count_include_pad=True):
     """grad_out (N, C, *S_out) -> (N, C, *S): each window's share spread over its input cells."""
     kernel, stride, pad, _ = _window_args(geom)
     grad = np.zeros(_planes(geom.input_shape), grad_out.dtype)
-    _avg_pool_grad(grad_out.reshape(_planes(grad_out.shape)), grad, kernel, stride, pad, bool(count_include_pad))
+    _avg_pool_grad(grad_out.reshape(_planes(grad_out.shape)), grad, kernel, stride, pad, bool(count_include_pad),
+                   _window_offsets(geom))
     return grad.reshape(geom.input_shape)
 
 
