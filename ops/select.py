@@ -32,17 +32,24 @@ SIGNAL_METHODS = {
 DIRECT_TO_FFT_RATIO = 4.0
 
 # The CPU cost model: seconds per unit of work on one core in float32 (float64 costs
-# twice as much), measured on the bench shapes (asv_bench/compare_cpu.py). Every
-# algorithm's parallel loops scale with threads up to its number of independent tasks.
-GEMM_FLOP = 1 / 100e9        # sgemm inside the conv (OpenBLAS, one thread)
-GEMM_CALL = 5e-6              # one BLAS call on a block, with its own packing of the operands
-PACK_ELEMENT = 0.4e-9         # one element of im2col or col2im
+# twice as much), fitted to one-thread timings of the bench shapes and random geometries
+# on an AVX-512 machine. Every algorithm's parallel loops scale with threads up to its
+# number of independent tasks.
+GEMM_FLOP = 1 / 200e9        # float32 product on the AVX-512 kernel of ops/_native/sgemm.h
+BLAS_FLOP = 1 / 100e9        # sgemm of OpenBLAS (float32 without AVX-512; dgemm costs twice)
+GEMM_CALL = 0.5e-6            # one product on a block, with its own packing of the operands
+PACK_ELEMENT = 0.15e-9        # one element of im2col, col2im or a padded copy, written to the L2 cache
+PACK_RUN = 4e-9               # one run of im2col (an output line of one channel at one kernel offset)
 DIRECT_MAC = 1 / 20e9         # direct kernel, stride 1: vectorised rows
-DIRECT_STRIDED_MAC = 1 / 1e9  # direct kernel, stride > 1: gathers
+DIRECT_STRIDED_MAC = 1 / 2.5e9  # direct kernel, stride > 1: gathers
+DIRECT_ROW_TAP = 10e-9        # direct kernel: one tap over one row block (slicing, loop setup)
 FFT_UNIT = 0.12e-9            # one n log2 n unit of a real FFT (pocketfft) ...
 FFT_LARGE = 3.0               # ... and this many times more when one dim is longer than FFT_CACHED
 FFT_CACHED = 1 << 16
-SPECTRAL_MAC = 2.4e-9         # one complex multiply-add between transforms
+SPECTRAL_MAC = 1.2e-9         # one complex multiply-add between transforms
+FFT_BATCHED = 0.5             # a conv transforms many planes per call: cheaper per plane
+FFT_CALL = 50e-6              # the fixed part of a conv by FFT (allocations, three transform calls)
+FFT_BLOCK = 1e-6              # the fixed part of one block's N-D transform in an overlap-add (1-D batches well)
 CALL = 20e-6                  # fixed cost of one call (Python, allocation, thread start)
 
 # autotune times only the candidates the model puts within this factor of its favourite.
@@ -85,37 +92,64 @@ def _fft_seconds(shape):
     return size * math.log2(max(size, 2)) * FFT_UNIT * (FFT_LARGE if max(shape) > FFT_CACHED else 1.0)
 
 
+def _fast_products(itemsize):
+    from ._native import im2col
+    return itemsize == 4 and im2col.fast_sgemm()
+
+
+def _tile_waste(rows):
+    """The AVX-512 kernel computes 8 rows of output at a time: the share of its work that is wasted."""
+    return -(-rows // 8) * 8 / rows
+
+
 def conv_cost(name, op, geom, itemsize, threads):
     """Estimated seconds of one conv pass ('forward', 'grad_input' or 'grad_weight') by a CPU algorithm."""
     out_positions = math.prod(geom.out_spatial)
     cg, kg = geom.in_channels // geom.groups, geom.out_channels // geom.groups
     kvol = math.prod(geom.kernel)
     precision = itemsize / 4
+    fast = _fast_products(itemsize)
+    flop = GEMM_FLOP if fast else BLAS_FLOP * precision
+    padded = [s + lo + hi for s, (lo, hi) in zip(geom.in_spatial, geom.padding)]
+    stride_one = all(s == 1 for s in geom.stride)
     if name == "gemm":
-        identity = kvol == 1 and all(s == 1 for s in geom.stride) and not any(map(any, geom.padding))
+        identity = kvol == 1 and stride_one and not any(map(any, geom.padding))
         packed = 0 if identity else geom.batch * geom.in_channels * kvol * out_positions
+        runs = 0 if identity else packed // geom.out_spatial[-1]
         calls = geom.batch * geom.groups * max(1, out_positions // 4096)
-        work = geom.flops * GEMM_FLOP * precision + packed * PACK_ELEMENT + calls * GEMM_CALL
+        rows = {"forward": kg, "grad_input": cg * kvol, "grad_weight": kg}[op]
+        work = geom.flops * flop * _tile_waste(rows) + packed * PACK_ELEMENT + runs * PACK_RUN + calls * GEMM_CALL
         tasks = geom.batch * (geom.groups if op == "grad_input" else max(1, out_positions // 256))
         return CALL + _parallel(work, tasks, threads)
     if name == "direct":
-        padded = [s + lo + hi for s, (lo, hi) in zip(geom.in_spatial, geom.padding)]
-        if all(s == 1 for s in geom.stride):
-            rows = out_positions // geom.out_spatial[-1] * padded[-1]  # wide rows run over the padded width
-            work = geom.batch * geom.out_channels * cg * kvol * rows * DIRECT_MAC
+        if fast and stride_one and ((op == "forward" and kg >= 4) or (op == "grad_input" and cg >= 4)):
+            # the implicit GEMM over the padded grid: rows as wide as the padded input
+            spans = [d * (k - 1) for k, d in zip(geom.kernel, geom.dilation)]
+            if op == "forward":
+                wide, copied = out_positions // geom.out_spatial[-1] * padded[-1], math.prod(padded) * geom.in_channels
+            else:
+                wide = math.prod(geom.in_spatial[:-1]) * (geom.in_spatial[-1] + spans[-1])
+                copied = math.prod(o + s for o, s in zip(geom.out_spatial, spans)) * geom.out_channels
+            waste = _tile_waste(kg if op == "forward" else cg)
+            work = geom.flops * wide / out_positions * GEMM_FLOP * waste + geom.batch * copied * PACK_ELEMENT
+            return CALL + _parallel(work, geom.batch * geom.groups * max(1, wide // 2048), threads)
+        if stride_one:
+            row = padded[-1] * geom.out_spatial[-2] if geom.nd > 1 else padded[-1]  # wide rows: the padded width
+            rows = out_positions // geom.out_spatial[-1] * padded[-1] // row
+            macs = geom.batch * geom.out_channels * cg * kvol * rows * row
+            work = macs * DIRECT_MAC + macs / row * (1 + row // 2048) * DIRECT_ROW_TAP
         else:
-            work = geom.batch * geom.out_channels * cg * kvol * out_positions * DIRECT_STRIDED_MAC
+            macs = geom.batch * geom.out_channels * cg * kvol * out_positions
+            work = macs * DIRECT_STRIDED_MAC + macs / geom.out_spatial[-1] * DIRECT_ROW_TAP
         tasks = {"forward": geom.batch * geom.out_channels, "grad_input": geom.batch * geom.in_channels,
                  "grad_weight": geom.out_channels * cg * geom.batch}[op]
         return CALL + _parallel(work * precision, tasks, threads)
     if name == "fft":
-        padded = [s + lo + hi for s, (lo, hi) in zip(geom.in_spatial, geom.padding)]
         size = math.prod(padded)
         transforms = geom.batch * geom.in_channels + geom.out_channels * cg + geom.batch * geom.out_channels
         spectral = geom.batch * geom.out_channels * cg * size / 2
-        stride_waste = math.prod(geom.stride)  # computes every stride-1 output, then subsamples
-        work = (transforms * _fft_seconds(padded) + spectral * SPECTRAL_MAC) * stride_waste
-        return CALL + _parallel(work * precision, geom.batch * geom.out_channels, threads)
+        work = transforms * _fft_seconds(padded) * FFT_BATCHED + spectral * SPECTRAL_MAC
+        return CALL + FFT_CALL + _parallel(work * precision, geom.batch * geom.out_channels, threads)
     return math.inf  # the NumPy reference, or an algorithm the model does not know: never chosen
 
 
@@ -137,7 +171,9 @@ def signal_cost(name, shape1, shape2, mode, itemsize, threads):
         if math.prod(counts) == 1:
             return math.inf  # one block: the plain FFT without the overlap-add's extra passes
         size, batch = math.prod(fft_shape), math.prod(counts)
-        work = (2 * batch + 1) * _fft_seconds(fft_shape) + 3 * batch * size * PACK_ELEMENT
+        # two transforms per block (and one of in2), then an overlap-add pass over the blocks per dim
+        per_block = _fft_seconds(fft_shape) + (FFT_BLOCK if len(shape1) > 1 else 0.0)
+        work = (2 * batch + 1) * per_block + 3 * len(shape1) * batch * size * PACK_ELEMENT
         return CALL + _parallel(work * precision, batch, threads)
     return math.inf
 

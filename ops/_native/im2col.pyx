@@ -161,6 +161,8 @@ cdef extern from "sgemm.h" nogil:
     void sg_pack_a(int m, int k, const float* a, ptrdiff_t a_row, ptrdiff_t a_col, float* ap)
     void sg_gemm_packed(int m, int n, int k, const float* ap, const float* b, ptrdiff_t b_row, ptrdiff_t b_col,
                         float beta, float* c, ptrdiff_t ldc, float* bwork)
+    void sg_gemm_offsets(int m, int n, int k, const float* ap, const float* b, const ptrdiff_t* offsets,
+                         float beta, float* c, ptrdiff_t ldc)
 
 cdef bint _fast = sg_available()
 
@@ -366,3 +368,24 @@ def conv_grad_weight(const floating[:, :, :, :, ::1] x, const floating[:, :, ::1
                 b_col = count
             _product(<int>Kg, <int>rows, <int>count, &grad_out[n, grp * Kg, l0], g.L, 1, NULL, b, 1, b_col,
                      1, &partial[t, grp * Kg, 0], rows, cols + g.C * g.kvol * block)
+
+
+def conv_implicit(const float[:, :, ::1] xp, const float[::1] packed, const Py_ssize_t[::1] offsets,
+                  float[:, :, ::1] out, Py_ssize_t groups, Py_ssize_t count, Py_ssize_t chunk, int threads):
+    """out[n, k, j] += sum over (c, t) of w[k, c, t] * xp[n, group(k) * Cg + c, offsets[c * T + t] + j], j < count.
+
+    The stride-1 conv as an implicit GEMM (no im2col): xp (N, C, V) is the padded, flattened input,
+    offsets (Cg * T) the taps' positions in it, j the output positions on the padded grid; packed:
+    pack_weights(w, groups, False); one task per (image, group, chunk of positions). float32 with
+    the AVX-512 kernel only (fast_sgemm()).
+    """
+    cdef Py_ssize_t N = xp.shape[0], Cg = xp.shape[1] // groups, K = out.shape[1], Kg = K // groups
+    cdef Py_ssize_t depth = offsets.shape[0], chunks = (count + chunk - 1) // chunk, packed_group
+    cdef Py_ssize_t task, n, grp, j0
+    packed_group = packed.shape[0] // groups
+    for task in prange(N * groups * chunks, nogil=True, schedule="dynamic", num_threads=threads):
+        n = task // (groups * chunks)
+        grp = (task // chunks) % groups
+        j0 = (task % chunks) * chunk
+        sg_gemm_offsets(<int>Kg, <int>min(chunk, count - j0), <int>depth, &packed[grp * packed_group],
+                        &xp[n, grp * Cg, 0] + j0, <const ptrdiff_t*>&offsets[0], 1, &out[n, grp * Kg, j0], out.shape[2])

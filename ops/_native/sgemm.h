@@ -91,14 +91,18 @@ SG_TARGET static void sg_pack_a(int m, int k, const float* a, ptrdiff_t a_row, p
     }
 }
 
-/* One MR x NR tile: c = beta * c + ap-panel x bp-panel over kc; only mr x nr of it is stored. */
-SG_TARGET static void sg_kernel(int kc, const float* ap, const float* bp, float* c, ptrdiff_t ldc,
-                                float beta, int mr, int nr) {
+/* One MR x NR tile: c = beta * c + ap-panel x B over kc, only mr x nr of it stored. Row p of B is the
+   packed panel's (b + p * NR) or, with offsets, b + offsets[p] read in place (masked past nr). */
+SG_TARGET static void sg_kernel(int kc, const float* ap, const float* b, const ptrdiff_t* offsets,
+                                float* c, ptrdiff_t ldc, float beta, int mr, int nr) {
     __m512 acc[SG_MR][2];
+    __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
+    __mmask16 m1 = nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
 #pragma GCC unroll 8
     for (int i = 0; i < SG_MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
     for (int p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
+        const float* row = offsets ? b + offsets[p] : b + p * SG_NR;
+        __m512 b0 = _mm512_maskz_loadu_ps(m0, row), b1 = _mm512_maskz_loadu_ps(m1, row + 16);
 #pragma GCC unroll 8
         for (int i = 0; i < SG_MR; i++) {
             __m512 a = _mm512_set1_ps(ap[i]);
@@ -106,21 +110,30 @@ SG_TARGET static void sg_kernel(int kc, const float* ap, const float* bp, float*
             acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
         }
         ap += SG_MR;
-        bp += SG_NR;
     }
-    __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
-    __mmask16 m1 = nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
     __m512 vbeta = _mm512_set1_ps(beta);
 #pragma GCC unroll 8
     for (int i = 0; i < SG_MR; i++) {
         if (i >= mr) break;
-        float* row = c + i * ldc;
+        float* out = c + i * ldc;
         if (beta != 0.0f) {
-            acc[i][0] = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(m0, row), acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(m1, row + 16), acc[i][1]);
+            acc[i][0] = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(m0, out), acc[i][0]);
+            acc[i][1] = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(m1, out + 16), acc[i][1]);
         }
-        _mm512_mask_storeu_ps(row, m0, acc[i][0]);
-        _mm512_mask_storeu_ps(row + 16, m1, acc[i][1]);
+        _mm512_mask_storeu_ps(out, m0, acc[i][0]);
+        _mm512_mask_storeu_ps(out + 16, m1, acc[i][1]);
+    }
+}
+
+/* C = beta * C + A B with A packed by sg_pack_a (m x k) and B(p, j) = b[offsets[p] + j] read in place:
+   an implicit im2col, where offsets are the kernel taps' positions in a padded, flattened input. */
+SG_TARGET static void sg_gemm_offsets(int m, int n, int k, const float* ap, const float* b,
+                                      const ptrdiff_t* offsets, float beta, float* c, ptrdiff_t ldc) {
+    for (int j = 0; j < n; j += SG_NR) {
+        int cols = n - j < SG_NR ? n - j : SG_NR;
+        for (int i = 0; i < m; i += SG_MR)
+            sg_kernel(k, ap + (ptrdiff_t)i * k, b + j, offsets, c + (ptrdiff_t)i * ldc + j, ldc, beta,
+                      m - i < SG_MR ? m - i : SG_MR, cols);
     }
 }
 
@@ -140,7 +153,7 @@ SG_TARGET static void sg_gemm_packed(int m, int n, int k, const float* ap, const
             for (int j = 0; j < nc; j += SG_NR) {
                 int cols = nc - j < SG_NR ? nc - j : SG_NR;
                 for (int i = 0; i < m; i += SG_MR)
-                    sg_kernel(kc, ap + (ptrdiff_t)i * k + (ptrdiff_t)pc * SG_MR, bwork + (ptrdiff_t)j * kc,
+                    sg_kernel(kc, ap + (ptrdiff_t)i * k + (ptrdiff_t)pc * SG_MR, bwork + (ptrdiff_t)j * kc, NULL,
                               c + (ptrdiff_t)i * ldc + jc + j, ldc, step_beta, m - i < SG_MR ? m - i : SG_MR, cols);
             }
         }
@@ -152,6 +165,8 @@ static inline int sg_available(void) { return 0; }
 static void sg_pack_a(int m, int k, const float* a, ptrdiff_t a_row, ptrdiff_t a_col, float* ap) {}
 static void sg_gemm_packed(int m, int n, int k, const float* ap, const float* b, ptrdiff_t b_row,
                            ptrdiff_t b_col, float beta, float* c, ptrdiff_t ldc, float* bwork) {}
+static void sg_gemm_offsets(int m, int n, int k, const float* ap, const float* b, const ptrdiff_t* offsets,
+                            float beta, float* c, ptrdiff_t ldc) {}
 #endif
 
 #endif

@@ -22,7 +22,8 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .. import shapes
+from .. import shapes, threads
+from .._native import im2col as native
 
 _FLAGS = dict(parallel=True, cache=True, fastmath=True)
 
@@ -189,18 +190,61 @@ def _grad_weight(xp, grad_rows, offsets, bases, step, partial):
                         taps[t] += total
 
 
+def _implicit_gemm(plan, geom, dtype):
+    """Whether the native implicit GEMM (float32, AVX-512, stride 1, >= 4 filters per group) computes this forward."""
+    return (plan.wide and dtype == np.float32 and geom.out_channels // geom.groups >= 4 and native.fast_sgemm())
+
+
+def _implicit_forward(x, w, bias, geom, plan):
+    """The forward as one product per (image, group) over the padded grid, taps read in place."""
+    dp, hp, wp = plan.padded
+    do, ho, wo = plan.out
+    cg = geom.in_channels // geom.groups
+    offsets = (np.arange(cg)[:, None] * plan.volume + plan.offsets).reshape(-1)
+    out = np.empty((geom.batch, geom.out_channels, do * hp * wp), x.dtype)
+    out[...] = 0 if bias is None else bias[:, None]
+    w2 = w.reshape(geom.out_channels, -1)
+    packed = np.empty(geom.groups * native.packed_size(geom.out_channels // geom.groups, w2.shape[1]), x.dtype)
+    native.pack_weights(w2, geom.groups, False, packed)
+    count = (do - 1) * hp * wp + ho * wp  # up to the last needed position
+    native.conv_implicit(plan.pad_input(x), packed, offsets, out, geom.groups, count, _BLOCK,
+                         threads.get_num_threads())
+    dense = out.reshape((geom.batch, geom.out_channels, do, hp, wp))[:, :, :, :ho, :wo]
+    return np.ascontiguousarray(dense).reshape(geom.output_shape)
+
+
 def forward(x, w, bias, geom):
     """x (N, C, *S), w (K, C // groups, *k), bias (K,) or None -> (N, K, *S_out)."""
     plan = _Plan(geom)
+    if _implicit_gemm(plan, geom, x.dtype):
+        return _implicit_forward(x, w, bias, geom, plan)
     rows = np.empty((geom.batch, geom.out_channels) + plan.row_shape, x.dtype)
     bias = np.zeros(geom.out_channels, x.dtype) if bias is None else bias
     _forward(plan.pad_input(x), plan.weights(w), bias, plan.offsets, plan.bases, plan.step, rows)
     return plan.from_rows(rows, geom.output_shape)
 
 
+def _grad_input_as_forward(grad_out, w, geom):
+    """The input gradient of a stride-1 conv: a stride-1 conv of grad_out with the kernel flipped and
+    its channel axes swapped within each group, padded by span - padding (cropped where that is negative)."""
+    spans = [d * (k - 1) for k, d in zip(geom.kernel, geom.dilation)]
+    pads = [(span - lo, span - hi) for span, (lo, hi) in zip(spans, geom.padding)]
+    crop = tuple(slice(max(0, -lo), size - max(0, -hi)) for (lo, hi), size in zip(pads, geom.out_spatial))
+    g = np.ascontiguousarray(grad_out[(Ellipsis,) + crop])
+    pads = tuple((max(0, lo), max(0, hi)) for lo, hi in pads)
+    groups, kg, cg = geom.groups, geom.out_channels // geom.groups, geom.in_channels // geom.groups
+    flipped = np.flip(w, axis=tuple(range(2, 2 + geom.nd))).reshape((groups, kg, cg) + geom.kernel)
+    wt = np.ascontiguousarray(flipped.swapaxes(1, 2)).reshape((geom.in_channels, kg) + geom.kernel)
+    transposed = shapes.ConvGeometry(geom.batch, geom.out_channels, geom.in_channels, groups, g.shape[2:],
+                                     geom.kernel, geom.stride, pads, geom.dilation, geom.in_spatial)
+    return forward(g, wt, None, transposed)
+
+
 def grad_input(grad_out, w, geom):
     """grad_out (N, K, *S_out), w (K, C // groups, *k) -> (N, C, *S)."""
     plan = _Plan(geom)
+    if plan.wide and geom.in_channels // geom.groups >= 4 and grad_out.dtype == np.float32 and native.fast_sgemm():
+        return _grad_input_as_forward(grad_out, w, geom)
     grad = np.empty((geom.batch, geom.in_channels, plan.volume), grad_out.dtype)
     _grad_input(plan.to_rows(grad_out), plan.weights(w), plan.offsets, plan.bases, plan.step, grad)
     return plan.crop_input(grad, geom.input_shape)

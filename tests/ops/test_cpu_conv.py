@@ -107,3 +107,21 @@ def test_gemm_across_the_kernel_blocking_edges(rng, product):
         w = rng.standard_normal(w_shape).astype(np.float32)
         b = rng.standard_normal(w_shape[0]).astype(np.float32)
         check_against_reference(rng, "gemm", 2, np.float32, x, w, b, dict(dict(stride=1, padding=0, dilation=1, groups=1), **args))
+
+
+def test_direct_on_the_implicit_gemm_and_on_numba(rng, product):
+    """Stride-1 convs with >= 4 channels per group run the direct algorithm's native implicit GEMM in
+    float32 (grad_input as a conv of grad_out), else its Numba kernels: 1-3 dims, dilation, groups,
+    'same' with an even kernel, and padding larger than the kernel (negative padding for grad_input)."""
+    cases = [((2, 5, 13, 12), (8, 5, 3, 4), dict(padding="same")),
+             ((1, 8, 9, 11), (12, 4, 3, 3), dict(padding=3, dilation=2, groups=2)),
+             ((2, 6, 19), (10, 6, 5), dict(padding=6)),
+             ((1, 4, 6, 7, 5), (9, 4, 3, 2, 3), dict(padding=(1, 0, 2), dilation=(1, 2, 1))),
+             ((3, 16, 7, 7), (16, 16, 1, 1), dict())]
+    for x_shape, w_shape, args in cases:
+        nd = len(x_shape) - 2
+        for dtype in (np.float32, np.float64):
+            x = rng.standard_normal(x_shape).astype(dtype)
+            w = rng.standard_normal(w_shape).astype(dtype)
+            b = rng.standard_normal(w_shape[0]).astype(dtype)
+            check_against_reference(rng, "direct", nd, dtype, x, w, b, dict(dict(stride=1, padding=0, dilation=1, groups=1), **args))
