@@ -122,15 +122,17 @@ def conv_cost(name, op, geom, itemsize, threads):
         tasks = geom.batch * (geom.groups if op == "grad_input" else max(1, out_positions // 256))
         return CALL + _parallel(work, tasks, threads)
     if name == "direct":
-        if fast and stride_one and ((op == "forward" and kg >= 4) or (op == "grad_input" and cg >= 4)):
+        if fast and stride_one and (cg if op == "grad_input" else kg) >= 4:
             # the implicit GEMM over the padded grid: rows as wide as the padded input
             spans = [d * (k - 1) for k, d in zip(geom.kernel, geom.dilation)]
-            if op == "forward":
-                wide, copied = out_positions // geom.out_spatial[-1] * padded[-1], math.prod(padded) * geom.in_channels
-            else:
+            if op == "grad_input":
                 wide = math.prod(geom.in_spatial[:-1]) * (geom.in_spatial[-1] + spans[-1])
                 copied = math.prod(o + s for o, s in zip(geom.out_spatial, spans)) * geom.out_channels
-            waste = _tile_waste(kg if op == "forward" else cg)
+            else:
+                wide, copied = out_positions // geom.out_spatial[-1] * padded[-1], math.prod(padded) * geom.in_channels
+                if op == "grad_weight":  # grad_out spread on the grid, the taps packed (transposed) from the input
+                    copied += wide * (geom.out_channels + geom.in_channels * kvol)
+            waste = _tile_waste(cg if op == "grad_input" else kg)
             work = geom.flops * wide / out_positions * GEMM_FLOP * waste + geom.batch * copied * PACK_ELEMENT
             return CALL + _parallel(work, geom.batch * geom.groups * max(1, wide // 2048), threads)
         if stride_one:

@@ -21,6 +21,21 @@ from cython.parallel cimport prange, threadid
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 
+cdef extern from "sgemm.h" nogil:
+    int sg_available()
+    ptrdiff_t sg_a_size(int m, int k)
+    ptrdiff_t sg_b_work()
+    void sg_pack_a(int m, int k, const float* a, ptrdiff_t a_row, ptrdiff_t a_col, float* ap)
+    void sg_gemm_packed(int m, int n, int k, const float* ap, const float* b, ptrdiff_t b_row, ptrdiff_t b_col,
+                        const ptrdiff_t* b_offsets, float beta, float* c, ptrdiff_t ldc, float* bwork)
+    void sg_gemm_offsets(int m, int n, int k, const float* ap, const float* b, const ptrdiff_t* offsets,
+                         float beta, float* c, ptrdiff_t ldc)
+    void sg_copy_line(float* dst, const float* src, int n, int stride)
+    void sg_zero_line(float* dst, int n)
+
+cdef bint _fast = sg_available()
+
+
 cdef struct Geometry:
     Py_ssize_t C, D, H, W
     Py_ssize_t kd, kh, kw, sd, sh, sw, pd, ph, pw, dd, dh, dw
@@ -57,8 +72,33 @@ cdef inline Py_ssize_t _floor_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
 cdef inline void _valid_columns(Geometry* g, Py_ssize_t kx, Py_ssize_t* lo, Py_ssize_t* hi) noexcept nogil:
     """[lo, hi): the output columns ox whose input column ox * sw + kx * dw - pw lies inside the image."""
     cdef Py_ssize_t shift = kx * g.dw - g.pw
-    lo[0] = min(max(0, _ceil_div(-shift, g.sw)), g.Wo)
-    hi[0] = max(min(g.Wo, _floor_div(g.W - 1 - shift, g.sw) + 1), lo[0])
+    if g.sw == 1:  # no division (tens of cycles) in the common case
+        lo[0] = min(max(0, -shift), g.Wo)
+        hi[0] = max(min(g.Wo, g.W - shift), lo[0])
+    else:
+        lo[0] = min(max(0, _ceil_div(-shift, g.sw)), g.Wo)
+        hi[0] = max(min(g.Wo, _floor_div(g.W - 1 - shift, g.sw) + 1), lo[0])
+
+
+cdef inline void _line(floating* dst, const floating* src, Py_ssize_t zeros_before, Py_ssize_t count,
+                       Py_ssize_t stride, Py_ssize_t zeros_after) noexcept nogil:
+    """dst = zeros_before zeros, src[0], src[stride], ... (count of them), zeros_after zeros."""
+    cdef Py_ssize_t i
+    if floating is float:
+        if _fast:  # AVX-512: no per-element loop overhead; stride 2 gathered by permutes
+            sg_zero_line(dst, <int>zeros_before)
+            sg_copy_line(dst + zeros_before, src, <int>count, <int>stride)
+            sg_zero_line(dst + zeros_before + count, <int>zeros_after)
+            return
+    # plain loops, not memcpy/memset calls: the lines are short
+    for i in range(zeros_before):
+        dst[i] = 0
+    dst += zeros_before
+    for i in range(count):
+        dst[i] = src[i * stride]
+    dst += count
+    for i in range(zeros_after):
+        dst[i] = 0
 
 
 cdef void _pack(const floating* x, floating* cols, Py_ssize_t ld, Py_ssize_t c0, Py_ssize_t nc,
@@ -67,104 +107,76 @@ cdef void _pack(const floating* x, floating* cols, Py_ssize_t ld, Py_ssize_t c0,
 
     The positions run along output lines (oz, oy) of Wo columns; each line is
     zeros where it reads the padding and a copy (stride 1) or a gather of an
-    input line in between.
+    input line in between. Rows and lines are walked by counters, not
+    divisions: with small images the per-line bookkeeping is most of the work.
     """
-    cdef Py_ssize_t row, c, kz, ky, kx, j, run, oz, oy, ox, iz, iy, lo, hi, x_lo, x_hi, i, shift
-    cdef floating* dst
-    cdef const floating* src
-    for row in range(nc * g.kvol):
-        kx = row % g.kw
-        ky = (row // g.kw) % g.kh
-        kz = (row // (g.kw * g.kh)) % g.kd
-        c = c0 + row // g.kvol
-        shift = kx * g.dw - g.pw
-        _valid_columns(g, kx, &x_lo, &x_hi)
-        j = 0
-        oz = l0 // (g.Ho * g.Wo)
-        oy = (l0 // g.Wo) % g.Ho
-        ox = l0 % g.Wo
-        while j < count:
-            run = min(g.Wo - ox, count - j)
-            dst = cols + row * ld + j
-            iz = oz * g.sd - g.pd + kz * g.dd
-            iy = oy * g.sh - g.ph + ky * g.dh
-            # plain loops, not memcpy/memset calls: the runs are short (one output line)
-            if iz < 0 or iz >= g.D or iy < 0 or iy >= g.H:
-                for i in range(run):
-                    dst[i] = 0
-            else:
-                src = x + ((c * g.D + iz) * g.H + iy) * g.W
-                lo = min(max(ox, x_lo), ox + run)
-                hi = max(min(ox + run, x_hi), lo)
-                for i in range(ox, lo):
-                    dst[i - ox] = 0
-                if g.sw == 1:
-                    for i in range(lo, hi):
-                        dst[i - ox] = src[i + shift]
-                else:
-                    for i in range(lo, hi):
-                        dst[i - ox] = src[i * g.sw + shift]
-                for i in range(hi, ox + run):
-                    dst[i - ox] = 0
-            j += run
-            ox = 0
-            oy += 1
-            if oy == g.Ho:
-                oy = 0
-                oz += 1
+    cdef Py_ssize_t c, kz, ky, kx, j, run, oz, oy, ox, iz, iy, lo, hi, x_lo, x_hi, shift
+    cdef Py_ssize_t oz0 = l0 // (g.Ho * g.Wo), oy0 = (l0 // g.Wo) % g.Ho, ox0 = l0 % g.Wo
+    cdef floating* dst = cols
+    for c in range(c0, c0 + nc):
+        for kz in range(g.kd):
+            for ky in range(g.kh):
+                for kx in range(g.kw):
+                    shift = kx * g.dw - g.pw
+                    _valid_columns(g, kx, &x_lo, &x_hi)
+                    j, oz, oy, ox = 0, oz0, oy0, ox0
+                    while j < count:
+                        run = min(g.Wo - ox, count - j)
+                        iz = oz * g.sd - g.pd + kz * g.dd
+                        iy = oy * g.sh - g.ph + ky * g.dh
+                        if iz < 0 or iz >= g.D or iy < 0 or iy >= g.H:
+                            _line(dst + j, x, run, 0, 1, 0)
+                        else:
+                            lo = min(max(ox, x_lo), ox + run)
+                            hi = max(min(ox + run, x_hi), lo)
+                            _line(dst + j, x + ((c * g.D + iz) * g.H + iy) * g.W + lo * g.sw + shift, lo - ox,
+                                  hi - lo, g.sw, ox + run - hi)
+                        j += run
+                        ox = 0
+                        oy += 1
+                        if oy == g.Ho:
+                            oy = 0
+                            oz += 1
+                    dst += ld
 
 
 cdef void _unpack(const floating* cols, floating* x, Py_ssize_t ld, Py_ssize_t c0, Py_ssize_t nc,
                   Geometry* g, Py_ssize_t l0, Py_ssize_t count) noexcept nogil:
     """The adjoint of _pack: add cols[r, j] onto the input cell it was read from."""
-    cdef Py_ssize_t row, c, kz, ky, kx, j, run, oz, oy, ox, iz, iy, lo, hi, x_lo, x_hi, i, shift
+    cdef Py_ssize_t c, kz, ky, kx, j, run, oz, oy, ox, iz, iy, lo, hi, x_lo, x_hi, i, shift
+    cdef Py_ssize_t oz0 = l0 // (g.Ho * g.Wo), oy0 = (l0 // g.Wo) % g.Ho, ox0 = l0 % g.Wo
     cdef const floating* src
     cdef floating* dst
-    for row in range(nc * g.kvol):
-        kx = row % g.kw
-        ky = (row // g.kw) % g.kh
-        kz = (row // (g.kw * g.kh)) % g.kd
-        c = c0 + row // g.kvol
-        shift = kx * g.dw - g.pw
-        _valid_columns(g, kx, &x_lo, &x_hi)
-        j = 0
-        oz = l0 // (g.Ho * g.Wo)
-        oy = (l0 // g.Wo) % g.Ho
-        ox = l0 % g.Wo
-        while j < count:
-            run = min(g.Wo - ox, count - j)
-            iz = oz * g.sd - g.pd + kz * g.dd
-            iy = oy * g.sh - g.ph + ky * g.dh
-            if 0 <= iz < g.D and 0 <= iy < g.H:
-                src = cols + row * ld + j
-                dst = x + ((c * g.D + iz) * g.H + iy) * g.W
-                lo = min(max(ox, x_lo), ox + run)
-                hi = max(min(ox + run, x_hi), lo)
-                if g.sw == 1:
-                    for i in range(lo, hi):
-                        dst[i + shift] += src[i - ox]
-                else:
-                    for i in range(lo, hi):
-                        dst[i * g.sw + shift] += src[i - ox]
-            j += run
-            ox = 0
-            oy += 1
-            if oy == g.Ho:
-                oy = 0
-                oz += 1
-
-
-cdef extern from "sgemm.h" nogil:
-    int sg_available()
-    ptrdiff_t sg_a_size(int m, int k)
-    ptrdiff_t sg_b_work()
-    void sg_pack_a(int m, int k, const float* a, ptrdiff_t a_row, ptrdiff_t a_col, float* ap)
-    void sg_gemm_packed(int m, int n, int k, const float* ap, const float* b, ptrdiff_t b_row, ptrdiff_t b_col,
-                        float beta, float* c, ptrdiff_t ldc, float* bwork)
-    void sg_gemm_offsets(int m, int n, int k, const float* ap, const float* b, const ptrdiff_t* offsets,
-                         float beta, float* c, ptrdiff_t ldc)
-
-cdef bint _fast = sg_available()
+    cdef const floating* row = cols
+    for c in range(c0, c0 + nc):
+        for kz in range(g.kd):
+            for ky in range(g.kh):
+                for kx in range(g.kw):
+                    shift = kx * g.dw - g.pw
+                    _valid_columns(g, kx, &x_lo, &x_hi)
+                    j, oz, oy, ox = 0, oz0, oy0, ox0
+                    while j < count:
+                        run = min(g.Wo - ox, count - j)
+                        iz = oz * g.sd - g.pd + kz * g.dd
+                        iy = oy * g.sh - g.ph + ky * g.dh
+                        if 0 <= iz < g.D and 0 <= iy < g.H:
+                            src = row + j
+                            dst = x + ((c * g.D + iz) * g.H + iy) * g.W
+                            lo = min(max(ox, x_lo), ox + run)
+                            hi = max(min(ox + run, x_hi), lo)
+                            if g.sw == 1:
+                                for i in range(lo, hi):
+                                    dst[i + shift] += src[i - ox]
+                            else:
+                                for i in range(lo, hi):
+                                    dst[i * g.sw + shift] += src[i - ox]
+                        j += run
+                        ox = 0
+                        oy += 1
+                        if oy == g.Ho:
+                            oy = 0
+                            oz += 1
+                    row += ld
 
 
 def fast_sgemm(enabled=None):
@@ -204,7 +216,7 @@ cdef inline void _product(int m, int n, int k, const floating* a, Py_ssize_t a_r
             if packed_a == NULL:
                 sg_pack_a(m, k, a, a_row, a_col, scratch + sg_b_work())
                 packed_a = scratch + sg_b_work()
-            sg_gemm_packed(m, n, k, packed_a, b, b_row, b_col, beta, c, ldc, scratch)
+            sg_gemm_packed(m, n, k, packed_a, b, b_row, b_col, NULL, beta, c, ldc, scratch)
             return
     # a stride can be 1 by coincidence along a dim of length 1: pick the reading whose leading dim is valid
     if b_col == 1 and (k == 1 or b_row >= n):
@@ -389,3 +401,30 @@ def conv_implicit(const float[:, :, ::1] xp, const float[::1] packed, const Py_s
         j0 = (task % chunks) * chunk
         sg_gemm_offsets(<int>Kg, <int>min(chunk, count - j0), <int>depth, &packed[grp * packed_group],
                         &xp[n, grp * Cg, 0] + j0, <const ptrdiff_t*>&offsets[0], 1, &out[n, grp * Kg, j0], out.shape[2])
+
+
+def conv_implicit_grad_weight(const float[:, :, ::1] xp, const float[:, :, ::1] grad_rows,
+                              const Py_ssize_t[::1] offsets, float[:, :, ::1] partial, Py_ssize_t groups,
+                              Py_ssize_t count, Py_ssize_t chunk, float[:, ::1] work, int threads):
+    """partial[t, k, c * T + tap] += sum over j < count of grad_rows[n, k, j] * xp[n, group(k) * Cg + c, offsets[c * T + tap] + j].
+
+    The weight gradient of a stride-1 conv as an implicit GEMM, the transposed taps packed straight
+    from the padded input xp (N, C, V); grad_rows (N, K, V') holds grad_out on the padded grid, zero
+    off the outputs. partial: (threads, K, Cg * T), zero on entry, summed over threads afterwards;
+    work: (threads, scratch_size(0, chunk, K)). float32 with the AVX-512 kernel only.
+    """
+    cdef Py_ssize_t N = xp.shape[0], Cg = xp.shape[1] // groups, K = grad_rows.shape[1], Kg = K // groups
+    cdef Py_ssize_t depth = offsets.shape[0], chunks = (count + chunk - 1) // chunk
+    cdef Py_ssize_t task, n, grp, j0, t
+    cdef float* scratch
+    for task in prange(N * chunks, nogil=True, schedule="dynamic", num_threads=threads):
+        n = task // chunks
+        j0 = (task % chunks) * chunk
+        t = threadid()
+        scratch = &work[t, 0]
+        for grp in range(groups):
+            sg_pack_a(<int>Kg, <int>min(chunk, count - j0), &grad_rows[n, grp * Kg, j0], grad_rows.shape[2], 1,
+                      scratch + sg_b_work())
+            sg_gemm_packed(<int>Kg, <int>depth, <int>min(chunk, count - j0), scratch + sg_b_work(),
+                           &xp[n, grp * Cg, 0] + j0, 1, 0, <const ptrdiff_t*>&offsets[0], 1,
+                           &partial[t, grp * Kg, 0], depth, scratch)

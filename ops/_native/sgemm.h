@@ -38,11 +38,11 @@ static inline int sg_available(void) {
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
 }
 
-/* Transpose the 8 x 8 block at src (row stride ld) into dst (row stride dst_ld): dst[j][i] = src[i][j]. */
-SG_TARGET static inline void sg_transpose8(const float* src, ptrdiff_t ld, float* dst, ptrdiff_t dst_ld) {
-    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + ld), r2 = _mm256_loadu_ps(src + 2 * ld),
-           r3 = _mm256_loadu_ps(src + 3 * ld), r4 = _mm256_loadu_ps(src + 4 * ld), r5 = _mm256_loadu_ps(src + 5 * ld),
-           r6 = _mm256_loadu_ps(src + 6 * ld), r7 = _mm256_loadu_ps(src + 7 * ld);
+/* Transpose the 8 x 8 block whose row i starts at rows[i] into dst (row stride dst_ld): dst[j][i] = rows[i][j]. */
+SG_TARGET static inline void sg_transpose8(const float* const* rows, float* dst, ptrdiff_t dst_ld) {
+    __m256 r0 = _mm256_loadu_ps(rows[0]), r1 = _mm256_loadu_ps(rows[1]), r2 = _mm256_loadu_ps(rows[2]),
+           r3 = _mm256_loadu_ps(rows[3]), r4 = _mm256_loadu_ps(rows[4]), r5 = _mm256_loadu_ps(rows[5]),
+           r6 = _mm256_loadu_ps(rows[6]), r7 = _mm256_loadu_ps(rows[7]);
     __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
            t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
            t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
@@ -60,34 +60,69 @@ SG_TARGET static inline void sg_transpose8(const float* src, ptrdiff_t ld, float
     _mm256_storeu_ps(dst + 7 * dst_ld, _mm256_permute2f128_ps(u3, u7, 0x31));
 }
 
-/* Pack `rows` (<= width) rows x k columns of M (M(r, p) at src[r * row + p * col]) into width-wide panels:
-   dst[p * width + r], rows beyond `rows` zero. The transposing case (col == 1) goes 8 x 8 blocks at a time. */
-SG_TARGET static void sg_pack_panel(int rows, int k, const float* src, ptrdiff_t row, ptrdiff_t col,
-                                    float* dst, int width) {
-    int p = 0, r;
-    if (col == 1 && rows == width) {
-        for (; p + 8 <= k; p += 8)
-            for (r = 0; r < width; r += 8)
-                sg_transpose8(src + r * row + p, row, dst + p * width + r, width);
-    }
-    if (row == 1) {
-        for (; p < k; p++) {
+/* Pack `rows` (<= width) rows x k columns of M into width-wide panels: dst[p * width + r] = M(r, p), rows
+   beyond `rows` zero. M(r, p) = src[start(r) + p * col], start(r) = offsets[r] if offsets, else r * row.
+   The transposing case (col == 1) goes 8 x 8 blocks at a time. */
+SG_TARGET static void sg_pack_panel(int rows, int k, const float* src, ptrdiff_t row, const ptrdiff_t* offsets,
+                                    ptrdiff_t col, float* dst, int width) {
+    const float* starts[SG_NR];
+    int p, r, full = 0;
+    for (r = 0; r < rows; r++) starts[r] = src + (offsets ? offsets[r] : r * row);
+    if (row == 1 && !offsets) {
+        for (p = 0; p < k; p++) {
             memcpy(dst + p * width, src + p * col, rows * sizeof(float));
             memset(dst + p * width + rows, 0, (width - rows) * sizeof(float));
         }
         return;
     }
-    for (; p < k; p++) {
-        for (r = 0; r < rows; r++) dst[p * width + r] = src[r * row + p * col];
+    if (col == 1) {  /* groups of 8 whole rows, 8 columns at a time */
+        const float* block[8];
+        full = rows / 8 * 8;
+        for (p = 0; p + 8 <= k; p += 8)
+            for (r = 0; r < full; r += 8) {
+                for (int q = 0; q < 8; q++) block[q] = starts[r + q] + p;
+                sg_transpose8(block, dst + p * width + r, width);
+            }
+        for (; p < k; p++)
+            for (r = 0; r < full; r++) dst[p * width + r] = starts[r][p];
+    }
+    for (p = 0; p < k; p++) {
+        for (r = full; r < rows; r++) dst[p * width + r] = starts[r][p * col];
         for (; r < width; r++) dst[p * width + r] = 0.0f;
     }
+}
+
+/* dst[i] = src[i * stride] for i < n: one line of im2col, vector-wide for strides 1 and 2. */
+SG_TARGET static inline void sg_copy_line(float* dst, const float* src, int n, int stride) {
+    int i = 0;
+    if (stride == 1) {
+        for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
+        __mmask16 tail = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(dst + i, tail, _mm512_maskz_loadu_ps(tail, src + i));
+        return;
+    }
+    if (stride == 2) {
+        const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        for (; i + 16 <= n; i += 16) {  /* reads src[2i .. 2i + 30], never src[2i + 31] */
+            __m512 lo = _mm512_loadu_ps(src + 2 * i), hi = _mm512_maskz_loadu_ps(0x7FFF, src + 2 * i + 16);
+            _mm512_storeu_ps(dst + i, _mm512_permutex2var_ps(lo, evens, hi));
+        }
+    }
+    for (; i < n; i++) dst[i] = src[(ptrdiff_t)i * stride];
+}
+
+/* dst[i] = 0 for i < n. */
+SG_TARGET static inline void sg_zero_line(float* dst, int n) {
+    int i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_setzero_ps());
+    _mm512_mask_storeu_ps(dst + i, (__mmask16)((1u << (n - i)) - 1), _mm512_setzero_ps());
 }
 
 /* Pack all of A (m x k) into MR-row panels over the full depth: ap needs sg_a_size(m, k) floats. */
 SG_TARGET static void sg_pack_a(int m, int k, const float* a, ptrdiff_t a_row, ptrdiff_t a_col, float* ap) {
     for (int i = 0; i < m; i += SG_MR) {
         int rows = m - i < SG_MR ? m - i : SG_MR;
-        sg_pack_panel(rows, k, a + i * a_row, a_row, a_col, ap + (ptrdiff_t)i * k, SG_MR);
+        sg_pack_panel(rows, k, a + i * a_row, a_row, NULL, a_col, ap + (ptrdiff_t)i * k, SG_MR);
     }
 }
 
@@ -137,9 +172,11 @@ SG_TARGET static void sg_gemm_offsets(int m, int n, int k, const float* ap, cons
     }
 }
 
-/* C = beta * C + A B with A packed by sg_pack_a (m x k); bwork: sg_b_work() floats. */
+/* C = beta * C + A B with A packed by sg_pack_a (m x k); bwork: sg_b_work() floats.
+   B(p, j) = b[p * b_row + j * b_col], or b[p * b_row + b_offsets[j]] when b_offsets is given. */
 SG_TARGET static void sg_gemm_packed(int m, int n, int k, const float* ap, const float* b, ptrdiff_t b_row,
-                                     ptrdiff_t b_col, float beta, float* c, ptrdiff_t ldc, float* bwork) {
+                                     ptrdiff_t b_col, const ptrdiff_t* b_offsets, float beta, float* c,
+                                     ptrdiff_t ldc, float* bwork) {
     for (int jc = 0; jc < n; jc += SG_NC) {
         int nc = n - jc < SG_NC ? n - jc : SG_NC;
         for (int pc = 0; pc < k; pc += SG_KC) {
@@ -147,8 +184,12 @@ SG_TARGET static void sg_gemm_packed(int m, int n, int k, const float* ap, const
             float step_beta = pc == 0 ? beta : 1.0f;
             for (int j = 0; j < nc; j += SG_NR) {
                 int cols = nc - j < SG_NR ? nc - j : SG_NR;
-                sg_pack_panel(cols, kc, b + (ptrdiff_t)pc * b_row + (ptrdiff_t)(jc + j) * b_col, b_col, b_row,
-                              bwork + (ptrdiff_t)j * kc, SG_NR);
+                const float* start = b + (ptrdiff_t)pc * b_row;
+                if (b_offsets)
+                    sg_pack_panel(cols, kc, start, 0, b_offsets + jc + j, b_row, bwork + (ptrdiff_t)j * kc, SG_NR);
+                else
+                    sg_pack_panel(cols, kc, start + (ptrdiff_t)(jc + j) * b_col, b_col, NULL, b_row,
+                                  bwork + (ptrdiff_t)j * kc, SG_NR);
             }
             for (int j = 0; j < nc; j += SG_NR) {
                 int cols = nc - j < SG_NR ? nc - j : SG_NR;
@@ -164,9 +205,12 @@ SG_TARGET static void sg_gemm_packed(int m, int n, int k, const float* ap, const
 static inline int sg_available(void) { return 0; }
 static void sg_pack_a(int m, int k, const float* a, ptrdiff_t a_row, ptrdiff_t a_col, float* ap) {}
 static void sg_gemm_packed(int m, int n, int k, const float* ap, const float* b, ptrdiff_t b_row,
-                           ptrdiff_t b_col, float beta, float* c, ptrdiff_t ldc, float* bwork) {}
+                           ptrdiff_t b_col, const ptrdiff_t* b_offsets, float beta, float* c, ptrdiff_t ldc,
+                           float* bwork) {}
 static void sg_gemm_offsets(int m, int n, int k, const float* ap, const float* b, const ptrdiff_t* offsets,
                             float beta, float* c, ptrdiff_t ldc) {}
+static void sg_copy_line(float* dst, const float* src, int n, int stride) {}
+static void sg_zero_line(float* dst, int n) {}
 #endif
 
 #endif

@@ -250,9 +250,27 @@ def grad_input(grad_out, w, geom):
     return plan.crop_input(grad, geom.input_shape)
 
 
+def _implicit_grad_weight(x, grad_out, geom, plan):
+    """The weight gradient as products of grad_out on the padded grid with the taps packed from the padded input."""
+    dp, hp, wp = plan.padded
+    do, ho, wo = plan.out
+    n, k, cg = geom.batch, geom.out_channels, geom.in_channels // geom.groups
+    offsets = (np.arange(cg)[:, None] * plan.volume + plan.offsets).reshape(-1)
+    rows = np.zeros((n, k, do * hp * wp), x.dtype)  # zero off the outputs: those positions add nothing
+    rows.reshape((n, k, do, hp, wp))[:, :, :, :ho, :wo] = grad_out.reshape((n, k, do, ho, wo))
+    n_threads = threads.get_num_threads()
+    partial = np.zeros((n_threads, k, offsets.size), x.dtype)
+    work = np.empty((n_threads, native.scratch_size(0, _BLOCK, k)), x.dtype)
+    native.conv_implicit_grad_weight(plan.pad_input(x), rows, offsets, partial, geom.groups,
+                                     (do - 1) * hp * wp + ho * wp, _BLOCK, work, n_threads)
+    return partial.sum(axis=0).reshape(geom.weight_shape)
+
+
 def grad_weight(x, grad_out, geom):
     """x (N, C, *S), grad_out (N, K, *S_out) -> (K, C // groups, *k)."""
     plan = _Plan(geom)
+    if _implicit_gemm(plan, geom, x.dtype):
+        return _implicit_grad_weight(x, grad_out, geom, plan)
     pairs = geom.out_channels * (geom.in_channels // geom.groups)
     chunks = min(geom.batch, max(1, -(-4 * numba.get_num_threads() // pairs)))
     partial = np.empty((chunks,) + geom.weight_shape[:2] + (len(plan.offsets),), x.dtype)

@@ -17,9 +17,8 @@ def conv_choice(x_shape, w_shape, nd=2, stride=1, padding=0, groups=1, op="forwa
 @pytest.mark.parametrize("op", ["forward", "grad_input", "grad_weight"])
 def test_the_cost_model_picks_the_obvious_algorithm(op):
     from ops._native import im2col
-    # many channels, stride 1: the implicit GEMM of 'direct' where it runs (float32 on AVX-512), except
-    # for grad_weight, which it does not cover; else im2col + GEMM
-    many = "direct" if im2col.fast_sgemm() and op != "grad_weight" else "gemm"
+    # many channels, stride 1: the implicit GEMM of 'direct' where it runs (float32 on AVX-512), else im2col + GEMM
+    many = "direct" if im2col.fast_sgemm() else "gemm"
     assert conv_choice((8, 64, 56, 56), (64, 64, 3, 3), padding=1, op=op) == many
     assert conv_choice((8, 64, 56, 56), (128, 64, 1, 1), op=op) == "gemm"
     assert conv_choice((8, 64, 56, 56), (64, 1, 3, 3), padding=1, groups=64, op=op) == "direct"
