@@ -30,8 +30,7 @@ cdef extern from "sgemm.h" nogil:
                         const ptrdiff_t* b_offsets, float beta, float* c, ptrdiff_t ldc, float* bwork)
     void sg_gemm_offsets(int m, int n, int k, const float* ap, const float* b, const ptrdiff_t* offsets,
                          float beta, float* c, ptrdiff_t ldc)
-    void sg_copy_line(float* dst, const float* src, int n, int stride)
-    void sg_zero_line(float* dst, int n)
+    void sg_line(float* dst, const float* src, int before, int count, int stride, int after)
 
 cdef bint _fast = sg_available()
 
@@ -86,9 +85,7 @@ cdef inline void _line(floating* dst, const floating* src, Py_ssize_t zeros_befo
     cdef Py_ssize_t i
     if floating is float:
         if _fast:  # AVX-512: no per-element loop overhead; stride 2 gathered by permutes
-            sg_zero_line(dst, <int>zeros_before)
-            sg_copy_line(dst + zeros_before, src, <int>count, <int>stride)
-            sg_zero_line(dst + zeros_before + count, <int>zeros_after)
+            sg_line(dst, src, <int>zeros_before, <int>count, <int>stride, <int>zeros_after)
             return
     # plain loops, not memcpy/memset calls: the lines are short
     for i in range(zeros_before):

@@ -92,30 +92,35 @@ SG_TARGET static void sg_pack_panel(int rows, int k, const float* src, ptrdiff_t
     }
 }
 
-/* dst[i] = src[i * stride] for i < n: one line of im2col, vector-wide for strides 1 and 2. */
-SG_TARGET static inline void sg_copy_line(float* dst, const float* src, int n, int stride) {
-    int i = 0;
+/* One line of im2col: `before` zeros, then src[0], src[stride], ... (count of them), then `after` zeros.
+   Vector-wide for strides 1 and 2 (gathered by permutes). */
+SG_TARGET static void sg_line(float* dst, const float* src, int before, int count, int stride, int after) {
+    int i;
+    const __m512 zero = _mm512_setzero_ps();
+    for (i = 0; i + 16 <= before; i += 16) _mm512_storeu_ps(dst + i, zero);
+    _mm512_mask_storeu_ps(dst + i, (__mmask16)((1u << (before - i)) - 1), zero);
+    dst += before;
+    i = 0;
     if (stride == 1) {
-        for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
-        __mmask16 tail = (__mmask16)((1u << (n - i)) - 1);
+        for (; i + 16 <= count; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
+        __mmask16 tail = (__mmask16)((1u << (count - i)) - 1);
         _mm512_mask_storeu_ps(dst + i, tail, _mm512_maskz_loadu_ps(tail, src + i));
-        return;
-    }
-    if (stride == 2) {
+        i = count;
+    } else if (stride == 2) {
         const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-        for (; i + 16 <= n; i += 16) {  /* reads src[2i .. 2i + 30], never src[2i + 31] */
-            __m512 lo = _mm512_loadu_ps(src + 2 * i), hi = _mm512_maskz_loadu_ps(0x7FFF, src + 2 * i + 16);
-            _mm512_storeu_ps(dst + i, _mm512_permutex2var_ps(lo, evens, hi));
+        for (; i < count; i += 16) {  /* reads src[2i] .. src[2 (count - 1)] only */
+            int reach = 2 * (count - i) - 1 < 32 ? 2 * (count - i) - 1 : 31;
+            __mmask16 lo_mask = reach >= 16 ? 0xFFFF : (__mmask16)((1u << reach) - 1);
+            __mmask16 hi_mask = reach <= 16 ? 0 : (__mmask16)((1u << (reach - 16)) - 1);
+            __m512 lo = _mm512_maskz_loadu_ps(lo_mask, src + 2 * i), hi = _mm512_maskz_loadu_ps(hi_mask, src + 2 * i + 16);
+            __mmask16 out = count - i >= 16 ? 0xFFFF : (__mmask16)((1u << (count - i)) - 1);
+            _mm512_mask_storeu_ps(dst + i, out, _mm512_permutex2var_ps(lo, evens, hi));
         }
     }
-    for (; i < n; i++) dst[i] = src[(ptrdiff_t)i * stride];
-}
-
-/* dst[i] = 0 for i < n. */
-SG_TARGET static inline void sg_zero_line(float* dst, int n) {
-    int i = 0;
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_setzero_ps());
-    _mm512_mask_storeu_ps(dst + i, (__mmask16)((1u << (n - i)) - 1), _mm512_setzero_ps());
+    for (; i < count; i++) dst[i] = src[(ptrdiff_t)i * stride];
+    dst += count;
+    for (i = 0; i + 16 <= after; i += 16) _mm512_storeu_ps(dst + i, zero);
+    _mm512_mask_storeu_ps(dst + i, (__mmask16)((1u << (after - i)) - 1), zero);
 }
 
 /* Pack all of A (m x k) into MR-row panels over the full depth: ap needs sg_a_size(m, k) floats. */
@@ -209,8 +214,7 @@ static void sg_gemm_packed(int m, int n, int k, const float* ap, const float* b,
                            float* bwork) {}
 static void sg_gemm_offsets(int m, int n, int k, const float* ap, const float* b, const ptrdiff_t* offsets,
                             float beta, float* c, ptrdiff_t ldc) {}
-static void sg_copy_line(float* dst, const float* src, int n, int stride) {}
-static void sg_zero_line(float* dst, int n) {}
+static void sg_line(float* dst, const float* src, int before, int count, int stride, int after) {}
 #endif
 
 #endif
