@@ -16,6 +16,7 @@ no padding skip the packing: the image already is its cols matrix.
 BLAS is column-major: a row-major (r, c) matrix with row stride ld is a
 column-major (c, r) one with leading dimension ld, hence the swapped operands.
 """
+import numpy as np
 from cython cimport floating
 from cython.parallel cimport prange, threadid
 from scipy.linalg.cython_blas cimport dgemm, sgemm
@@ -425,3 +426,25 @@ def conv_implicit_grad_weight(const float[:, :, ::1] xp, const float[:, :, ::1] 
             sg_gemm_packed(<int>Kg, <int>depth, <int>min(chunk, count - j0), scratch + sg_b_work(),
                            &xp[n, grp * Cg, 0] + j0, 1, 0, <const ptrdiff_t*>&offsets[0], 1,
                            &partial[t, grp * Kg, 0], depth, scratch)
+
+
+def matmul(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] out, int threads):
+    """out = a @ b (float32) on the AVX-512 kernel, columns split over threads: a test and a peak rate.
+
+    Raises where the kernel does not run (fast_sgemm() is False).
+    """
+    cdef Py_ssize_t m = a.shape[0], k = a.shape[1], n = b.shape[1], block = 256, blocks, task, j0
+    if not _fast:
+        raise RuntimeError("the AVX-512 kernel is not in use on this CPU (fast_sgemm() is False)")
+    if b.shape[0] != k or out.shape[0] != m or out.shape[1] != n:
+        raise ValueError(f"shapes {(m, k)} @ {(b.shape[0], n)} -> {(out.shape[0], out.shape[1])} do not match")
+    packed = np.empty(sg_a_size(<int>m, <int>k), np.float32)
+    work = np.empty((threads, sg_b_work()), np.float32)
+    cdef float[::1] ap = packed
+    cdef float[:, ::1] bwork = work
+    sg_pack_a(<int>m, <int>k, &a[0, 0], k, 1, &ap[0])
+    blocks = (n + block - 1) // block
+    for task in prange(blocks, nogil=True, schedule="dynamic", num_threads=threads):
+        j0 = task * block
+        sg_gemm_packed(<int>m, <int>min(block, n - j0), <int>k, &ap[0], &b[0, j0], n, 1, NULL, 0,
+                       &out[0, j0], n, &bwork[threadid(), 0])

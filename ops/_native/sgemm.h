@@ -24,6 +24,7 @@
 #define SG_NR 32
 #define SG_KC 256
 #define SG_NC 512
+#define SG_MC 128
 
 /* Floats of packed A for an m x k operand, and of the B scratch sg_gemm_packed needs. */
 static inline ptrdiff_t sg_a_size(int m, int k) { return (ptrdiff_t)((m + SG_MR - 1) / SG_MR) * SG_MR * k; }
@@ -196,12 +197,13 @@ SG_TARGET static void sg_gemm_packed(int m, int n, int k, const float* ap, const
                     sg_pack_panel(cols, kc, start + (ptrdiff_t)(jc + j) * b_col, b_col, NULL, b_row,
                                   bwork + (ptrdiff_t)j * kc, SG_NR);
             }
-            for (int j = 0; j < nc; j += SG_NR) {
-                int cols = nc - j < SG_NR ? nc - j : SG_NR;
-                for (int i = 0; i < m; i += SG_MR)
-                    sg_kernel(kc, ap + (ptrdiff_t)i * k + (ptrdiff_t)pc * SG_MR, bwork + (ptrdiff_t)j * kc, NULL,
-                              c + (ptrdiff_t)i * ldc + jc + j, ldc, step_beta, m - i < SG_MR ? m - i : SG_MR, cols);
-            }
+            for (int ic = 0; ic < m; ic += SG_MC)  /* MC rows of A (in L2) against every B panel (in L1) */
+                for (int j = 0; j < nc; j += SG_NR) {
+                    int cols = nc - j < SG_NR ? nc - j : SG_NR;
+                    for (int i = ic; i < m && i < ic + SG_MC; i += SG_MR)
+                        sg_kernel(kc, ap + (ptrdiff_t)i * k + (ptrdiff_t)pc * SG_MR, bwork + (ptrdiff_t)j * kc, NULL,
+                                  c + (ptrdiff_t)i * ldc + jc + j, ldc, step_beta, m - i < SG_MR ? m - i : SG_MR, cols);
+                }
         }
     }
 }
