@@ -1,16 +1,18 @@
-"""Devices: where a Tensor's array lives and which NumPy-compatible namespace computes on it.
+"""Devices: where a Tensor's array lives and which array namespace computes on it.
 
-The engine does its elementwise math through a device's `xp` namespace (numpy
-on the CPU) and everything else through `ops`, which accepts host arrays and
-CUDA device arrays alike. A CUDA device needs a NumPy-compatible array library
-for the elementwise part; none is bundled, so one is plugged in with
-`register_device` (CuPy, for instance, fits: its arrays expose the CUDA array
-interface that `ops` reads).
+The engine does its array math through the device's `xp` namespace (NumPy's
+functions and a few fused ones: engine.cpu_xp on the CPU, ops.cuda.xp on the
+GPU) and everything else through `ops`, which accepts host arrays and CUDA
+device arrays alike. The CUDA device is set up on first use, so `import engine`
+never imports numba.cuda; where no GPU (and no simulator) is found, asking for
+it raises a RuntimeError that says what to install.
 """
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+
+from . import cpu_xp
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,7 @@ class Device:
     to_host: Callable
 
 
-CPU = Device("cpu", np, lambda a: isinstance(a, np.ndarray), np.asarray, np.asarray)
+CPU = Device("cpu", cpu_xp, lambda a: isinstance(a, np.ndarray), np.asarray, np.asarray)
 _DEVICES = {"cpu": CPU}
 KNOWN_DEVICES = ("cpu", "cuda")
 
@@ -36,16 +38,22 @@ def register_device(device):
     _DEVICES[device.name] = device
 
 
+def _cuda():
+    """The GPU through Numba CUDA and ops.cuda.xp; RuntimeError (from ops.cuda.require) when there is none."""
+    import ops.cuda
+    ops.cuda.require()
+    from ops.cuda import xp
+    return Device("cuda", xp, xp.owns, ops.cuda.to_device, lambda a: a.copy_to_host())
+
+
 def get_device(name):
-    """The registered Device called `name` ('cpu' or 'cuda'), or a clear error."""
+    """The Device called `name` ('cpu' or 'cuda'), or a clear error."""
     if isinstance(name, Device):
         return name
     if name not in KNOWN_DEVICES:
         raise ValueError(f"unknown device {name!r}; choose one of {KNOWN_DEVICES}")
     if name not in _DEVICES:
-        raise NotImplementedError(
-            f"device {name!r} is not available: the engine needs a NumPy-compatible {name} array namespace "
-            f"for its elementwise math, and none is registered (see engine.device.register_device)")
+        register_device(_cuda())
     return _DEVICES[name]
 
 
@@ -56,4 +64,6 @@ def device_of(array):
     for device in _DEVICES.values():
         if device.owns(array):
             return device
+    if getattr(array, "__cuda_ndarray__", False):  # a device array met before the CUDA device was set up
+        return get_device("cuda")
     raise TypeError(f"{type(array).__name__} is not an array of any registered device")

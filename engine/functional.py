@@ -10,7 +10,6 @@ from .device import device_of
 from .graph import Function
 from .random import generator_or_default
 from .tensor import Tensor, apply
-from .tensor_ops import log_softmax_array
 
 _CONV = {nd: (getattr(ops, f"conv{nd}d"), getattr(ops, f"conv{nd}d_grad_input"),
               getattr(ops, f"conv{nd}d_grad_weight"), getattr(ops, f"conv_transpose{nd}d")) for nd in (1, 2, 3)}
@@ -21,8 +20,9 @@ _BLUR = {nd: (getattr(ops, f"blur_pool{nd}d"), getattr(ops, f"blur_pool{nd}d_gra
 
 def _channel_sum(grad):
     """Sum over every axis but the channel axis 1: the gradient of a per-channel bias."""
-    # summing the contiguous inner axis first is about twice as fast as one reduction over (0, 2, ...)
-    return grad.reshape(grad.shape[0], grad.shape[1], -1).sum(axis=2).sum(axis=0)
+    xp = device_of(grad).xp
+    # summing the contiguous inner axis first is about twice as fast on the CPU as one reduction over (0, 2, ...)
+    return xp.sum(xp.sum(xp.reshape(grad, (grad.shape[0], grad.shape[1], -1)), axis=2), axis=0)
 
 
 def _with_bias(x, weight, bias):
@@ -204,7 +204,8 @@ class Correlate(Function):
 
     def backward(self, grad):
         g1, g2 = self.op_grad(grad, self.in1, self.in2, self.mode, self.method)
-        return g1.astype(self.in1.dtype, copy=False), g2.astype(self.in2.dtype, copy=False)
+        xp = device_of(grad).xp
+        return xp.asarray(g1, dtype=self.in1.dtype), xp.asarray(g2, dtype=self.in2.dtype)
 
 
 def correlate(in1, in2, mode="full", method="auto"):
@@ -228,17 +229,20 @@ class Linear(Function):
 
     def forward(self, x, weight, bias=None):
         self.x, self.weight = x, weight
-        out = x @ weight.T
+        xp = device_of(x).xp
+        out = xp.matmul(x, xp.transpose(weight))
         if bias is not None:
-            out += bias
+            xp.add(out, bias, out=out)
         return out
 
     def backward(self, grad):
+        xp = device_of(grad).xp
         need = self.needs_input_grad
-        rows = grad.reshape(-1, grad.shape[-1])
-        return (grad @ self.weight if need[0] else None,
-                rows.T @ self.x.reshape(-1, self.x.shape[-1]) if need[1] else None,
-                rows.sum(axis=0) if len(need) > 2 and need[2] else None)
+        out_features, in_features = self.weight.shape
+        rows = xp.reshape(grad, (-1, out_features))
+        return (xp.matmul(grad, self.weight) if need[0] else None,
+                xp.matmul(xp.transpose(rows), xp.reshape(self.x, (-1, in_features))) if need[1] else None,
+                xp.sum(rows, axis=0) if len(need) > 2 and need[2] else None)
 
 
 def linear(x, weight, bias=None):
@@ -262,38 +266,42 @@ class BatchNorm(Function):
         self.momentum, self.eps = momentum, eps
 
     def forward(self, x, weight=None, bias=None):
+        xp = device_of(x).xp
         axes = (0,) + tuple(range(2, x.ndim))
         channel = (1, -1) + (1,) * (x.ndim - 2)
         self.axes, self.channel, self.count = axes, channel, x.size // x.shape[1]
         if self.batch_stats:
             if self.count < 2:
                 raise ValueError(f"batch norm in training needs more than one value per channel, got input shape {x.shape}")
-            mean, var = x.mean(axis=axes), x.var(axis=axes)
-            if self.update_running:
-                m = self.momentum
-                self.running_mean *= 1 - m
-                self.running_mean += m * mean
-                self.running_var *= 1 - m
-                self.running_var += m * var * (self.count / (self.count - 1))
+            mean = xp.mean(x, axis=axes)
+            centered = xp.subtract(x, xp.reshape(mean, channel))
+            var = xp.mean(xp.multiply(centered, centered), axis=axes)
+            if self.update_running:  # in place; the running variance is the unbiased one
+                m, unbiased = self.momentum, self.count / (self.count - 1)
+                for running, batch in ((self.running_mean, mean), (self.running_var, xp.multiply(var, unbiased))):
+                    xp.multiply(running, 1 - m, out=running)
+                    xp.add(running, xp.multiply(batch, m), out=running)
         else:
             mean, var = self.running_mean, self.running_var
-        xp = device_of(x).xp
-        self.invstd = (1 / xp.sqrt(var + self.eps)).astype(x.dtype, copy=False)
-        self.xhat = (x - mean.reshape(channel)) * self.invstd.reshape(channel)
+            centered = xp.subtract(x, xp.reshape(mean, channel))
+        self.invstd = xp.asarray(xp.divide(1, xp.sqrt(xp.add(var, self.eps))), dtype=x.dtype)
+        self.xhat = xp.multiply(centered, xp.reshape(self.invstd, channel))
         self.weight = weight
-        out = self.xhat if weight is None else self.xhat * weight.reshape(channel)
-        return out if bias is None else out + bias.reshape(channel)
+        out = self.xhat if weight is None else xp.multiply(self.xhat, xp.reshape(weight, channel))
+        return out if bias is None else xp.add(out, xp.reshape(bias, channel))
 
     def backward(self, grad):
+        xp = device_of(grad).xp
         c = self.channel
-        grad_sum = grad.sum(axis=self.axes)
-        grad_xhat_sum = (grad * self.xhat).sum(axis=self.axes)
-        scale = self.invstd if self.weight is None else self.invstd * self.weight
+        grad_sum = xp.sum(grad, axis=self.axes)
+        grad_xhat_sum = xp.sum(xp.multiply(grad, self.xhat), axis=self.axes)
+        scale = self.invstd if self.weight is None else xp.multiply(self.invstd, self.weight)
         gx = None
         if self.needs_input_grad[0]:
-            gx = grad * scale.reshape(c)
+            gx = xp.multiply(grad, xp.reshape(scale, c))
             if self.batch_stats:  # the batch statistics depend on x too
-                gx -= scale.reshape(c) * (grad_sum.reshape(c) + self.xhat * grad_xhat_sum.reshape(c)) / self.count
+                through_stats = xp.add(xp.reshape(grad_sum, c), xp.multiply(self.xhat, xp.reshape(grad_xhat_sum, c)))
+                xp.subtract(gx, xp.divide(xp.multiply(xp.reshape(scale, c), through_stats), self.count), out=gx)
         need = self.needs_input_grad
         return (gx, grad_xhat_sum if len(need) > 1 and need[1] else None,
                 grad_sum if len(need) > 2 and need[2] else None)
@@ -314,11 +322,12 @@ class Dropout(Function):
 
     def forward(self, x):
         keep = self.generator.random(x.shape) >= self.p
+        # drawn on the host from the engine's generator (one sequence on every device), then copied over
         self.mask = device_of(x).from_host((keep / (1 - self.p)).astype(x.dtype))
-        return x * self.mask
+        return device_of(x).xp.multiply(x, self.mask)
 
     def backward(self, grad):
-        return (grad * self.mask,)
+        return (device_of(grad).xp.multiply(grad, self.mask),)
 
 
 def dropout(x, p=0.5, training=True, generator=None):
@@ -348,29 +357,19 @@ class CrossEntropy(Function):
     def forward(self, logits, target):
         if target.dtype.kind not in "iu":
             raise TypeError(f"cross_entropy labels must be integers, got {target.dtype}")
-        low, high = int(target.min()), int(target.max())
-        if low < 0 or high >= logits.shape[1]:
-            raise ValueError(f"labels must lie in [0, {logits.shape[1]}), got values from {low} to {high}")
-        rows = device_of(logits).xp.arange(logits.shape[0])
-        log_probs = log_softmax_array(logits, 1)
-        self.rows, self.target = rows, target
-        self.probs = device_of(logits).xp.exp(log_probs)
-        losses = -log_probs[rows, target]
-        if self.reduction == "none":
-            return losses
-        total = losses.sum()
-        return (total / logits.shape[0] if self.reduction == "mean" else total).astype(logits.dtype)
+        self.logits, self.target = logits, target
+        return device_of(logits).xp.cross_entropy(logits, target, self.reduction)
 
     def backward(self, grad):
-        g = self.probs.copy()
-        g[self.rows, self.target] -= 1
-        if self.reduction == "none":
-            return g * grad[:, None], None
-        return g * (grad / g.shape[0] if self.reduction == "mean" else grad), None
+        return device_of(grad).xp.cross_entropy_grad(self.logits, self.target, grad, self.reduction), None
 
 
 def cross_entropy(logits, target, reduction="mean"):
-    """logits (N, C) (any real numbers), target (N,) integer class labels in [0, C) -> mean loss."""
+    """logits (N, C) (any real numbers), target (N,) integer class labels in [0, C) -> mean loss.
+
+    A label outside [0, C) is a ValueError on the CPU and makes the loss NaN on the GPU
+    (checking it there would cost a copy to the host at every step).
+    """
     _check_reduction(reduction)
     target = target if isinstance(target, Tensor) else Tensor(device_of(logits.data).xp.asarray(target))
     if logits.ndim != 2 or target.shape != logits.shape[:1]:
@@ -383,17 +382,18 @@ class MSE(Function):
         self.reduction = reduction
 
     def forward(self, a, b):
-        self.diff = a - b
-        squared = self.diff * self.diff
+        xp = device_of(a).xp
+        self.diff = xp.subtract(a, b)
+        squared = xp.multiply(self.diff, self.diff)
         if self.reduction == "none":
             return squared
-        total = squared.sum()
-        return (total / squared.size if self.reduction == "mean" else total).astype(a.dtype)
+        total = xp.sum(squared)
+        return xp.asarray(xp.divide(total, squared.size) if self.reduction == "mean" else total, dtype=a.dtype)
 
     def backward(self, grad):
-        scale = 2 * grad / self.diff.size if self.reduction == "mean" else 2 * grad
-        g = self.diff * scale
-        return g, -g
+        xp = device_of(grad).xp
+        g = xp.multiply(self.diff, xp.multiply(grad, 2 / self.diff.size if self.reduction == "mean" else 2))
+        return g, xp.negative(g)
 
 
 def mse_loss(x, target, reduction="mean"):

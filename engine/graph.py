@@ -11,6 +11,8 @@ import contextlib
 
 import numpy as np
 
+from .device import device_of
+
 _state = {"grad_enabled": True, "recorder": None}
 
 
@@ -89,7 +91,7 @@ def _topological_order(root):
 
 def _accumulate(store, key, grad):
     previous = store.get(key)
-    store[key] = grad if previous is None else previous + grad
+    store[key] = grad if previous is None else device_of(grad).xp.add(previous, grad)
 
 
 def backward(tensor, grad, retain_graph=False):

@@ -1,4 +1,5 @@
-"""Optimizers with PyTorch's update rules, updating the parameters' arrays in place.
+"""Optimizers with PyTorch's update rules, updating the parameters' arrays in place (one fused update per
+parameter through its device's namespace: xp.sgd_update, xp.adam_update).
 
 SGD:  g = grad + weight_decay * p;  buf = momentum * buf + (1 - dampening) * g  (buf = g at the first step);
       step = g + momentum * buf if nesterov else buf;  p -= lr * step.
@@ -46,17 +47,13 @@ class SGD(Optimizer):
         self.momentum, self.dampening, self.weight_decay, self.nesterov = momentum, dampening, weight_decay, nesterov
 
     def _update(self, p, grad, state):
-        if self.weight_decay:
-            grad = grad + self.weight_decay * p
-        if self.momentum:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = grad.copy()
-            else:
-                buf *= self.momentum
-                buf += (1 - self.dampening) * grad
-            grad = grad + self.momentum * buf if self.nesterov else buf
-        p -= self.lr * grad
+        xp = device_of(p).xp
+        buffer = state.get("momentum_buffer")
+        first_step = buffer is None
+        if self.momentum and first_step:
+            buffer = state["momentum_buffer"] = xp.zeros_like(p)
+        xp.sgd_update(p, grad, self.lr, buffer, self.momentum, self.dampening, self.weight_decay, self.nesterov,
+                      first_step)
 
 
 class Adam(Optimizer):
@@ -68,18 +65,8 @@ class Adam(Optimizer):
 
     def _update(self, p, grad, state):
         xp = device_of(p).xp
-        if self.weight_decay:
-            grad = grad + self.weight_decay * p
         if not state:
             state.update(step=0, exp_avg=xp.zeros_like(p), exp_avg_sq=xp.zeros_like(p))
-        b1, b2 = self.betas
         state["step"] += 1
-        m, v = state["exp_avg"], state["exp_avg_sq"]
-        m *= b1
-        m += (1 - b1) * grad
-        v *= b2
-        v += (1 - b2) * grad * grad
-        step_size = self.lr / (1 - b1 ** state["step"])
-        denom = xp.sqrt(v / (1 - b2 ** state["step"]))
-        denom += self.eps
-        p -= step_size * (m / denom)
+        xp.adam_update(p, grad, state["exp_avg"], state["exp_avg_sq"], state["step"], self.lr, *self.betas, self.eps,
+                       self.weight_decay)

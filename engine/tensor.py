@@ -109,7 +109,7 @@ class Tensor:
                 raise RuntimeError(f"backward() without a gradient needs a scalar, this tensor has shape {self.shape}")
             gradient = xp.ones(self.data.shape, self.dtype)
         else:
-            gradient = gradient.data if isinstance(gradient, Tensor) else xp.asarray(gradient, self.dtype)
+            gradient = gradient.data if isinstance(gradient, Tensor) else xp.asarray(gradient, dtype=self.dtype)
             if tuple(gradient.shape) != self.shape:
                 raise ValueError(f"gradient has shape {tuple(gradient.shape)}, the tensor has {self.shape}")
         if self._node is None:
@@ -122,14 +122,14 @@ class Tensor:
             # a private copy: backward may hand the same array to several leaves
             self.grad = Tensor(device_of(grad).xp.array(grad, dtype=self.dtype, copy=True))
         else:
-            self.grad.data += grad
+            device_of(grad).xp.add(self.grad.data, grad, out=self.grad.data)
 
     # --- operators --------------------------------------------------------
     def _operand(self, other):
         if isinstance(other, Tensor):
             return other
         if isinstance(other, (int, float, bool)) and self.dtype in FLOAT_DTYPES:
-            return Tensor(device_of(self.data).xp.asarray(other, self.dtype))
+            return Tensor(device_of(self.data).xp.asarray(other, dtype=self.dtype))
         return Tensor(device_of(self.data).xp.asarray(other))
 
     def __add__(self, other):
@@ -184,7 +184,7 @@ class Tensor:
 
     def argmax(self, dim=None):
         """Indices of the maxima (int64, not differentiable)."""
-        return Tensor(self.data.argmax(axis=dim))
+        return Tensor(device_of(self.data).xp.argmax(self.data, axis=dim))
 
     def reshape(self, *shape):
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
@@ -235,8 +235,20 @@ class Tensor:
         return apply(T.LogSoftmax(dim), self)
 
 
+def _check_one_device(fn, inputs):
+    device = device_of(inputs[0].data)
+    for t in inputs[1:]:
+        if device_of(t.data) is not device:
+            devices = ", ".join(device_of(t.data).name for t in inputs)
+            raise ValueError(f"{type(fn).__name__} got tensors on different devices ({devices}); "
+                             f"move them to one with .to()")
+
+
 def apply(fn, *inputs):
-    """Run fn.forward on the input tensors' arrays; record fn as the result's graph node if a gradient is wanted."""
+    """Run fn.forward on the input tensors' arrays (all on one device); record fn as the result's graph node
+    if a gradient is wanted."""
+    if len(inputs) > 1:
+        _check_one_device(fn, inputs)
     out = Tensor(fn.forward(*[t.data for t in inputs]))
     state = graph._state
     if state["grad_enabled"] and any(t.requires_grad for t in inputs):

@@ -1,9 +1,9 @@
 """Tensor math as graph Functions: arithmetic with broadcasting, matmul, reductions, shapes, activations.
 
-Each class holds its forward and backward side by side and works on the
-arrays of one device (methods and the device's `xp` namespace, so a
-NumPy-compatible device library can stand in for numpy). Gradients of
-broadcast operands are summed back to the operand's shape.
+Each class holds its forward and backward side by side and computes through
+the namespace `xp` of its arrays' device (engine.device), so one code path
+serves host and device arrays. Gradients of broadcast operands are summed back
+to the operand's shape.
 """
 import numpy as np
 
@@ -11,13 +11,13 @@ from .device import device_of
 from .graph import Function
 
 
-def unbroadcast(grad, shape, dtype):
+def unbroadcast(xp, grad, shape, dtype):
     """Sum `grad` over the axes that broadcasting added or stretched, so it has `shape` and `dtype`."""
-    if grad.shape != shape:
+    if tuple(grad.shape) != tuple(shape):
         extra = grad.ndim - len(shape)
         stretched = tuple(extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
-        grad = grad.sum(axis=tuple(range(extra)) + stretched, keepdims=True).reshape(shape)
-    return grad if grad.dtype == dtype else grad.astype(dtype)
+        grad = xp.reshape(xp.sum(grad, axis=tuple(range(extra)) + stretched, keepdims=True), shape)
+    return xp.asarray(grad, dtype=dtype)
 
 
 def _axes(axis, ndim):
@@ -34,41 +34,42 @@ def _axes(axis, ndim):
 class _Binary(Function):
     def forward(self, a, b):
         self.a, self.b = a, b
-        return self.compute(a, b)
+        return self.compute(device_of(a).xp, a, b)
 
     def backward(self, grad):
-        ga, gb = self.grads(grad, self.a, self.b)
+        xp = device_of(grad).xp
+        ga, gb = self.grads(xp, grad, self.a, self.b)
         need_a, need_b = self.needs_input_grad
-        return (unbroadcast(ga, self.a.shape, self.a.dtype) if need_a else None,
-                unbroadcast(gb, self.b.shape, self.b.dtype) if need_b else None)
+        return (unbroadcast(xp, ga, self.a.shape, self.a.dtype) if need_a else None,
+                unbroadcast(xp, gb, self.b.shape, self.b.dtype) if need_b else None)
 
 
 class Add(_Binary):
-    compute = staticmethod(lambda a, b: a + b)
-    grads = staticmethod(lambda g, a, b: (g, g))
+    compute = staticmethod(lambda xp, a, b: xp.add(a, b))
+    grads = staticmethod(lambda xp, g, a, b: (g, g))
 
 
 class Sub(_Binary):
-    compute = staticmethod(lambda a, b: a - b)
-    grads = staticmethod(lambda g, a, b: (g, -g))
+    compute = staticmethod(lambda xp, a, b: xp.subtract(a, b))
+    grads = staticmethod(lambda xp, g, a, b: (g, xp.negative(g)))
 
 
 class Mul(_Binary):
-    compute = staticmethod(lambda a, b: a * b)
-    grads = staticmethod(lambda g, a, b: (g * b, g * a))
+    compute = staticmethod(lambda xp, a, b: xp.multiply(a, b))
+    grads = staticmethod(lambda xp, g, a, b: (xp.multiply(g, b), xp.multiply(g, a)))
 
 
 class Div(_Binary):
-    compute = staticmethod(lambda a, b: a / b)
-    grads = staticmethod(lambda g, a, b: (g / b, -g * a / (b * b)))
+    compute = staticmethod(lambda xp, a, b: xp.divide(a, b))
+    grads = staticmethod(lambda xp, g, a, b: (xp.divide(g, b), xp.negative(xp.divide(xp.multiply(g, a), xp.multiply(b, b)))))
 
 
 class Neg(Function):
     def forward(self, a):
-        return -a
+        return device_of(a).xp.negative(a)
 
     def backward(self, grad):
-        return (-grad,)
+        return (device_of(grad).xp.negative(grad),)
 
 
 class Pow(Function):
@@ -79,10 +80,11 @@ class Pow(Function):
 
     def forward(self, a):
         self.a = a
-        return a ** self.exponent
+        return device_of(a).xp.power(a, self.exponent)
 
     def backward(self, grad):
-        return (grad * (self.exponent * self.a ** (self.exponent - 1)),)
+        xp = device_of(grad).xp
+        return (xp.multiply(grad, xp.multiply(xp.power(self.a, self.exponent - 1), self.exponent)),)
 
 
 class MatMul(Function):
@@ -90,17 +92,20 @@ class MatMul(Function):
 
     def forward(self, a, b):
         self.a, self.b = a, b
-        return a @ b
+        return device_of(a).xp.matmul(a, b)
 
     def backward(self, grad):
+        xp = device_of(grad).xp
         a, b = self.a, self.b
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
-        g = grad[..., None] if b.ndim == 1 else grad  # restore the dims matmul dropped: b's first
-        g = g[..., None, :] if a.ndim == 1 else g
+        a2 = xp.reshape(a, (1,) + a.shape) if a.ndim == 1 else a
+        b2 = xp.reshape(b, b.shape + (1,)) if b.ndim == 1 else b
+        g = xp.reshape(grad, grad.shape + (1,)) if b.ndim == 1 else grad  # restore the dims matmul dropped: b's first
+        g = xp.reshape(g, g.shape[:-1] + (1,) + g.shape[-1:]) if a.ndim == 1 else g
         need_a, need_b = self.needs_input_grad
-        ga = unbroadcast(g @ b2.swapaxes(-1, -2), a2.shape, a.dtype).reshape(a.shape) if need_a else None
-        gb = unbroadcast(a2.swapaxes(-1, -2) @ g, b2.shape, b.dtype).reshape(b.shape) if need_b else None
+        ga = xp.reshape(unbroadcast(xp, xp.matmul(g, xp.swapaxes(b2, -1, -2)), a2.shape, a.dtype), a.shape) \
+            if need_a else None
+        gb = xp.reshape(unbroadcast(xp, xp.matmul(xp.swapaxes(a2, -1, -2), g), b2.shape, b.dtype), b.shape) \
+            if need_b else None
         return ga, gb
 
 
@@ -110,25 +115,26 @@ class Sum(Function):
 
     def forward(self, a):
         self.shape, self.axes = a.shape, _axes(self.dim, a.ndim)
-        return a.sum(axis=self.axes, keepdims=self.keepdim)
+        return device_of(a).xp.sum(a, axis=self.axes, keepdims=self.keepdim)
 
-    def _spread(self, grad):
+    def _spread(self, xp, grad):
         if not self.keepdim:
-            grad = grad.reshape(tuple(1 if i in self.axes else n for i, n in enumerate(self.shape)))
-        return device_of(grad).xp.broadcast_to(grad, self.shape)
+            grad = xp.reshape(grad, tuple(1 if i in self.axes else n for i, n in enumerate(self.shape)))
+        return xp.broadcast_to(grad, self.shape)
 
     def backward(self, grad):
-        return (self._spread(grad),)
+        return (self._spread(device_of(grad).xp, grad),)
 
 
 class Mean(Sum):
     def forward(self, a):
         total = super().forward(a)
         self.count = int(np.prod([self.shape[i] for i in self.axes]))
-        return (total / self.count).astype(a.dtype, copy=False)
+        return device_of(a).xp.asarray(device_of(a).xp.divide(total, self.count), dtype=a.dtype)
 
     def backward(self, grad):
-        return (self._spread(grad / self.count),)
+        xp = device_of(grad).xp
+        return (self._spread(xp, xp.divide(grad, self.count)),)
 
 
 class Reshape(Function):
@@ -137,10 +143,10 @@ class Reshape(Function):
 
     def forward(self, a):
         self.in_shape = a.shape
-        return a.reshape(self.shape)
+        return device_of(a).xp.reshape(a, self.shape)
 
     def backward(self, grad):
-        return (grad.reshape(self.in_shape),)
+        return (device_of(grad).xp.reshape(grad, self.in_shape),)
 
 
 class Permute(Function):
@@ -148,14 +154,14 @@ class Permute(Function):
         self.dims = dims
 
     def forward(self, a):
-        return a.transpose(self.dims)
+        return device_of(a).xp.transpose(a, self.dims)
 
     def backward(self, grad):
-        return (grad.transpose(np.argsort(self.dims)),)
+        return (device_of(grad).xp.transpose(grad, tuple(int(d) for d in np.argsort(self.dims))),)
 
 
 class GetItem(Function):
-    """a[index] for basic (slices, ints, None, Ellipsis) and advanced (integer/boolean arrays) indexing."""
+    """a[index] for basic (slices, ints, None, Ellipsis) and, on the CPU, advanced (integer/boolean arrays) indexing."""
 
     def __init__(self, index):
         self.index = index
@@ -164,7 +170,7 @@ class GetItem(Function):
 
     def forward(self, a):
         self.shape, self.dtype = a.shape, a.dtype
-        return a[self.index]
+        return device_of(a).xp.getitem(a, self.index)
 
     def backward(self, grad):
         xp = device_of(grad).xp
@@ -172,7 +178,7 @@ class GetItem(Function):
         if self.advanced:
             xp.add.at(full, self.index, grad)  # repeated indices add up
         else:
-            full[self.index] = grad
+            xp.setitem(full, self.index, grad)
         return (full,)
 
 
@@ -182,10 +188,10 @@ class Cast(Function):
 
     def forward(self, a):
         self.in_dtype = a.dtype
-        return a.astype(self.dtype)
+        return device_of(a).xp.asarray(a, dtype=self.dtype)
 
     def backward(self, grad):
-        return (grad.astype(self.in_dtype),)
+        return (device_of(grad).xp.asarray(grad, dtype=self.in_dtype),)
 
 
 class ReLU(Function):
@@ -194,19 +200,19 @@ class ReLU(Function):
         return self.out
 
     def backward(self, grad):
-        return (grad * (self.out > 0),)
+        return (device_of(grad).xp.relu_grad(grad, self.out),)
 
 
 class Sigmoid(Function):
     def forward(self, a):
         xp = device_of(a).xp
-        # exp of a non-positive number only: no overflow for large |a|
-        e = xp.exp(-xp.abs(a))
-        self.out = xp.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        # exp(min(a, 0)) / (1 + exp(-|a|)): only exponents <= 0, so no overflow for large |a|
+        self.out = xp.divide(xp.exp(xp.minimum(a, 0)), xp.add(xp.exp(xp.negative(xp.abs(a))), 1))
         return self.out
 
     def backward(self, grad):
-        return (grad * self.out * (1 - self.out),)
+        xp = device_of(grad).xp
+        return (xp.multiply(xp.multiply(grad, self.out), xp.subtract(1, self.out)),)
 
 
 class Tanh(Function):
@@ -215,7 +221,8 @@ class Tanh(Function):
         return self.out
 
     def backward(self, grad):
-        return (grad * (1 - self.out * self.out),)
+        xp = device_of(grad).xp
+        return (xp.multiply(grad, xp.subtract(1, xp.multiply(self.out, self.out))),)
 
 
 class Exp(Function):
@@ -224,7 +231,7 @@ class Exp(Function):
         return self.out
 
     def backward(self, grad):
-        return (grad * self.out,)
+        return (device_of(grad).xp.multiply(grad, self.out),)
 
 
 class Log(Function):
@@ -233,14 +240,7 @@ class Log(Function):
         return device_of(a).xp.log(a)
 
     def backward(self, grad):
-        return (grad / self.a,)
-
-
-def log_softmax_array(a, dim):
-    """Stable log-softmax of an array along dim: a - max - log(sum(exp(a - max)))."""
-    xp = device_of(a).xp
-    shifted = a - a.max(axis=dim, keepdims=True)
-    return shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+        return (device_of(grad).xp.divide(grad, self.a),)
 
 
 class LogSoftmax(Function):
@@ -248,12 +248,11 @@ class LogSoftmax(Function):
         self.dim = dim
 
     def forward(self, a):
-        self.out = log_softmax_array(a, self.dim)
+        self.out = device_of(a).xp.log_softmax(a, self.dim)
         return self.out
 
     def backward(self, grad):
-        xp = device_of(grad).xp
-        return (grad - xp.exp(self.out) * grad.sum(axis=self.dim, keepdims=True),)
+        return (device_of(grad).xp.log_softmax_grad(grad, self.out, self.dim),)
 
 
 class Softmax(Function):
@@ -261,8 +260,8 @@ class Softmax(Function):
         self.dim = dim
 
     def forward(self, a):
-        self.out = device_of(a).xp.exp(log_softmax_array(a, self.dim))
+        self.out = device_of(a).xp.softmax(a, self.dim)
         return self.out
 
     def backward(self, grad):
-        return (self.out * (grad - (grad * self.out).sum(axis=self.dim, keepdims=True)),)
+        return (device_of(grad).xp.softmax_grad(grad, self.out, self.dim),)

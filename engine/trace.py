@@ -41,7 +41,7 @@ class _ReLUAfter(graph.Function):
         return self.out
 
     def backward(self, grad):
-        return self.inner.backward(grad * (self.out > 0))
+        return self.inner.backward(device_of(grad).xp.relu_grad(grad, self.out))
 
 
 class _Plan:

@@ -36,7 +36,7 @@ def accuracy(model, x, y, device, batch_size=500):
     correct = 0
     with E.no_grad():
         for xb, yb in E.data.DataLoader(x, y, batch_size=batch_size, device=device):
-            correct += int((model(xb).numpy().argmax(axis=1) == yb.numpy()).sum())
+            correct += int((model(xb).argmax(dim=1).numpy() == yb.numpy()).sum())  # only the labels leave the device
     model.train()
     return correct / len(x)
 
@@ -123,7 +123,7 @@ def setup(args):
     """Seed, cap the threads if asked, and fail early (with the engine's message) if the device is unavailable."""
     try:
         E.tensor([0.0], device=args.device)
-    except NotImplementedError as error:
+    except RuntimeError as error:  # no GPU (and no simulator): the message says what to install
         raise SystemExit(f"--device {args.device}: {error}")
     if args.threads:
         ops.threads.set_num_threads(args.threads)

@@ -15,7 +15,8 @@ def fan_in(shape):
 def uniform_(tensor, low, high, generator=None):
     """Fill with U(low, high) drawn from the generator (float64 draws, cast to the tensor's dtype)."""
     values = generator_or_default(generator).uniform(low, high, tensor.shape).astype(tensor.dtype)
-    tensor.data[...] = device_of(tensor.data).from_host(values)
+    device = device_of(tensor.data)
+    device.xp.copyto(tensor.data, device.from_host(values))
     return tensor
 
 

@@ -120,12 +120,13 @@ class Module:
 
     def to(self, target):
         """Move every parameter and buffer to device 'cpu' / 'cuda', or cast them to a float dtype, in place."""
+        device = get_device(target) if isinstance(target, str) else None
         for _, t in self._named_state():
-            if isinstance(target, str):
-                device = get_device(target)
-                t.data = device.from_host(device_of(t.data).to_host(t.data))
-            else:
-                t.data = t.data.astype(target)
+            source = device_of(t.data)
+            if device is None:
+                t.data = source.xp.asarray(t.data, dtype=target)
+            elif device is not source:
+                t.data = device.from_host(source.to_host(t.data))
             t.grad = None
         return self
 
@@ -150,7 +151,8 @@ class Module:
             target = own[name]
             if tuple(value.shape) != target.shape:
                 raise ValueError(f"{name}: state_dict has shape {tuple(value.shape)}, the module has {target.shape}")
-            target.data[...] = device_of(target.data).from_host(value.astype(target.dtype))
+            device = device_of(target.data)
+            device.xp.copyto(target.data, device.from_host(value.astype(target.dtype)))
 
     # --- printing ---------------------------------------------------------
     def extra_repr(self):

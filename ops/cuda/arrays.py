@@ -12,6 +12,7 @@ from .indexing import unravel5
 THREADS = 128          # threads per block for one-thread-per-element kernels
 REDUCE_THREADS = 64    # threads per block of the reductions (32 such blocks fill a multiprocessor)
 MAX_GRID_Z = 65535     # the hardware limit of gridDim.z (x allows 2**31 - 1)
+MAX_RANK = 5           # dims of the strided index spaces (indexing.strided_offset)
 
 
 def blocks(n, threads=THREADS):
@@ -31,11 +32,28 @@ def next_pow2(n):
 
 
 def reduction_block(count, rows):
-    """Block shape (lanes, rows) for kernels where each row of threads sums `count` terms (indexing.row_sum):
+    """Block shape (lanes, rows) for kernels where each row of threads reduces `count` terms (indexing.row_reduce):
     lanes a power of two with at least 32 terms each, at most a warp; rows as many as fit REDUCE_THREADS
     and no more than needed."""
     lanes = min(32, next_pow2(-(-count // 32)))
     return lanes, min(REDUCE_THREADS // lanes, next_pow2(rows))
+
+
+def strides_of(shape):
+    """C-order strides, in elements, of a contiguous array of `shape`."""
+    strides, step = [], 1
+    for n in reversed(tuple(shape)):
+        strides.append(step)
+        step *= int(n)
+    return tuple(reversed(strides))
+
+
+def rank5(shape, strides):
+    """(shape, strides) padded to MAX_RANK entries with leading 1s and 0s, as indexing.strided_offset takes them."""
+    extra = MAX_RANK - len(shape)
+    if extra < 0:
+        raise ValueError(f"CUDA elementwise kernels handle up to {MAX_RANK} dims, got shape {tuple(shape)}")
+    return (1,) * extra + tuple(int(n) for n in shape), (0,) * extra + tuple(int(s) for s in strides)
 
 
 def empty(shape, dtype):

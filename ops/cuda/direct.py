@@ -13,11 +13,11 @@ output positions, its lanes striding over them, then a tree sum in shared memory
 Same interface as ops.reference.conv: x (N, C, *S), w (K, C // groups, *k),
 device arrays in and out, geom an ops.shapes.ConvGeometry.
 """
-from numba import cuda
+from numba import cuda, int64
 
 from . import arrays
 from .arrays import REDUCE_THREADS
-from .indexing import covering_window, row_sum, unravel5
+from .indexing import SUM, covering_window, row_reduce, unravel5
 
 OUT_CHANNELS_PER_THREAD = 4
 TILE_THREADS = 128
@@ -165,7 +165,8 @@ def _grad_weight(x, grad_out, grad_w, stride, pad, dilation):
         if 0 <= id_ < x.shape[2] and 0 <= ih < x.shape[3] and 0 <= iw < x.shape[4]:
             acc[0] += grad_out[n, k, od, oh, ow] * x[n, c, id_, ih, iw]
     partial = cuda.shared.array(REDUCE_THREADS, x.dtype)
-    total = row_sum(partial, acc[0])
+    partial_index = cuda.shared.array(REDUCE_THREADS, int64)
+    total, _ = row_reduce(SUM, partial, partial_index, acc[0], 0)
     if cuda.threadIdx.x == 0 and e < grad_w.size:
         grad_w[k, cl, a, b, q] = total
 

@@ -1,53 +1,35 @@
 """The elementwise ops and reductions of a training step, on device arrays, so a whole step stays on the GPU.
 
 bias_add, relu and its gradient, softmax / log-softmax over the classes of
-(N, classes) logits and their gradients, cross-entropy with integer labels
-(mean over the batch, PyTorch's default) and its gradient, sums over axes, and
-in-place SGD (momentum, dampening, Nesterov, weight decay) and Adam updates
-with PyTorch's formulas. Elementwise kernels run one thread per element, row
-ops one thread per row, sums one row of threads per output element.
+(N, classes) logits and their gradients, cross-entropy with integer labels and
+its gradient, reductions over axes (sum, max, argmax), and in-place SGD
+(momentum, dampening, Nesterov, weight decay) and Adam updates with PyTorch's
+formulas. Elementwise kernels run one thread per element (bias_add and relu
+are broadcast maps, ops.cuda.maps), row ops one thread per row, reductions one
+row of threads per output element.
 """
 import math
 
 import numpy as np
-from numba import cuda
+from numba import cuda, int64
 
-from . import arrays
+from . import arrays, maps
 from .arrays import REDUCE_THREADS
-from .indexing import row_sum
+from .indexing import ARGMAX, SUM, combine, row_reduce, strided_offset
 
-MAX_RANK = 5
-
-
-@cuda.jit(cache=True)
-def _bias_add(x, bias, out, inner):
-    i = cuda.grid(1)
-    if i < x.size:
-        out[i] = x[i] + bias[(i // inner) % bias.size]
+REDUCTIONS = ("mean", "sum", "none")
 
 
 def bias_add(x, bias, out=None):
     """x (N, C, *S) + bias (C,) broadcast over N and S; out may be x itself (in place)."""
     if len(x.shape) < 2 or tuple(bias.shape) != (x.shape[1],):
         raise ValueError(f"bias of shape {tuple(bias.shape)} does not match the channels of x {tuple(x.shape)}")
-    out = arrays.empty(x.shape, x.dtype) if out is None else out
-    inner = x.size // (x.shape[0] * x.shape[1])
-    _bias_add[arrays.grid(x.size)](arrays.flat(x), bias, arrays.flat(out), inner)
-    return out
-
-
-@cuda.jit(cache=True)
-def _relu(x, out):
-    i = cuda.grid(1)
-    if i < x.size:
-        v = x[i]
-        out[i] = 0 if v <= 0 else v    # NaN passes through, as in PyTorch
+    return maps.binary(maps.ADD, x, bias.reshape((x.shape[1],) + (1,) * (len(x.shape) - 2)), out)
 
 
 def relu(x, out=None):
-    out = arrays.empty(x.shape, x.dtype) if out is None else out
-    _relu[arrays.grid(x.size)](arrays.flat(x), arrays.flat(out))
-    return out
+    """max(x, 0); NaN passes through, as in PyTorch."""
+    return maps.binary(maps.MAXIMUM, x, 0, out)
 
 
 @cuda.jit(cache=True)
@@ -148,100 +130,118 @@ def _cross_entropy_rows(logits, labels, losses):
             losses[r] = math.nan     # a label outside 0..classes-1 poisons the loss rather than reading garbage
 
 
-def _check_labels(logits, labels):
+def _check_labels(logits, labels, reduction):
     _rows("cross_entropy", logits)
     if tuple(labels.shape) != (logits.shape[0],) or np.dtype(labels.dtype).kind not in "iu":
         raise ValueError(f"labels must be integers of shape ({logits.shape[0]},), got {labels.dtype} {tuple(labels.shape)}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
-def cross_entropy(logits, labels):
-    """Mean over the batch of -log softmax(logits)[label]: logits (N, classes), labels (N,) integers -> shape ().
+def cross_entropy(logits, labels, reduction="mean"):
+    """-log softmax(logits)[label] of each row: logits (N, classes), labels (N,) integers.
 
-    A label outside 0..classes-1 makes the loss NaN.
+    reduction 'mean' (over the batch, PyTorch's default) or 'sum' -> shape (); 'none' -> (N,).
+    A label outside 0..classes-1 makes its row's loss NaN.
     """
-    _check_labels(logits, labels)
+    _check_labels(logits, labels, reduction)
     losses = arrays.empty((logits.shape[0],), logits.dtype)
     _cross_entropy_rows[arrays.grid(logits.shape[0])](logits, labels, losses)
-    return _sum(losses, (0,), False, 1.0 / logits.shape[0])
+    if reduction == "none":
+        return losses
+    return reduce_axes(SUM, losses, 0, scale=1.0 / logits.shape[0] if reduction == "mean" else 1.0)
 
 
 @cuda.jit(cache=True)
-def _cross_entropy_grad(logits, labels, grad_out, grad_x):
+def _cross_entropy_grad(logits, labels, grad_out, grad_x, scale):
+    # grad_out holds one value (a reduced loss) or one per row ('none')
     r = cuda.grid(1)
     if r >= logits.shape[0]:
         return
     lse = _log_sum_exp(logits, r)
-    scale = grad_out[0] / logits.shape[0]
+    g = grad_out[r % grad_out.size] * scale
     for j in range(logits.shape[1]):
         hit = 1 if j == labels[r] else 0
-        grad_x[r, j] = (math.exp(logits[r, j] - lse) - hit) * scale
+        grad_x[r, j] = (math.exp(logits[r, j] - lse) - hit) * g
 
 
-def cross_entropy_grad_input(logits, labels, grad_out=None):
-    """Gradient of cross_entropy with respect to the logits: (softmax - one_hot(labels)) * grad_out / N.
+def cross_entropy_grad_input(logits, labels, grad_out=None, reduction="mean"):
+    """Gradient of cross_entropy with respect to the logits: (softmax - one_hot(labels)) * grad_out (/ N for 'mean').
 
-    grad_out: the gradient of the loss, a one-element device array, or None for 1.
+    grad_out: the gradient of the loss, a device array of its shape (() or (N,)), or None for 1.
     """
-    _check_labels(logits, labels)
+    _check_labels(logits, labels, reduction)
     grad_out = arrays.full((1,), 1.0, logits.dtype) if grad_out is None else arrays.flat(grad_out)
+    if grad_out.size not in (1, logits.shape[0]):
+        raise ValueError(f"grad_out has {grad_out.size} elements; the loss has {1 if reduction != 'none' else logits.shape[0]}")
     grad_x = arrays.empty(logits.shape, logits.dtype)
-    _cross_entropy_grad[arrays.grid(logits.shape[0])](logits, labels, grad_out, grad_x)
+    scale = 1.0 / logits.shape[0] if reduction == "mean" else 1.0
+    _cross_entropy_grad[arrays.grid(logits.shape[0])](logits, labels, grad_out, grad_x, scale)
     return grad_x
 
 
-@cuda.jit(device=True)
-def _offset(index, shape, strides):
-    """Element offset of the flat position `index` of an index space of `shape` laid over `strides`."""
-    offset = 0
-    for d in range(MAX_RANK - 1, -1, -1):
-        offset += (index % shape[d]) * strides[d]
-        index //= shape[d]
-    return offset
-
-
 @cuda.jit(cache=True)
-def _sum_kernel(x, out, kept_shape, kept_strides, summed_shape, summed_strides, count, scale):
+def _reduce(op, x, out, indices, kept_shape, kept_strides, reduced_shape, reduced_strides, count, scale):
+    # one row of threads per output element; out gets SUM (times scale) or MAX values, indices ARGMAX positions
     o = cuda.blockIdx.x * cuda.blockDim.y + cuda.threadIdx.y
-    base = _offset(min(o, out.size - 1), kept_shape, kept_strides)
+    size = max(out.size, indices.size)
+    base = strided_offset(min(o, size - 1), kept_shape, kept_strides)
     acc = cuda.local.array(1, x.dtype)
     acc[0] = 0
+    acc_index = -1
     for r in range(cuda.threadIdx.x, count, cuda.blockDim.x):
-        acc[0] += x[base + _offset(r, summed_shape, summed_strides)]
-    partial = cuda.shared.array(REDUCE_THREADS, x.dtype)
-    total = row_sum(partial, acc[0])
-    if cuda.threadIdx.x == 0 and o < out.size:
-        out[o] = total * scale
+        acc[0], acc_index = combine(op, acc[0], acc_index, x[base + strided_offset(r, reduced_shape, reduced_strides)], r)
+    values = cuda.shared.array(REDUCE_THREADS, x.dtype)
+    positions = cuda.shared.array(REDUCE_THREADS, int64)
+    total, total_index = row_reduce(op, values, positions, acc[0], acc_index)
+    if cuda.threadIdx.x == 0 and o < size:
+        if out.size > 0:
+            out[o] = total * scale
+        if indices.size > 0:
+            indices[o] = total_index
 
 
-def _sum(x, axes, keepdims, scale):
+def normalize_axes(axes, ndim, shape=None):
+    """None / an int / a sequence of ints -> a sorted tuple of distinct non-negative axes, or a ValueError."""
+    axes = tuple(range(ndim)) if axes is None else (axes,) if isinstance(axes, (int, np.integer)) else tuple(axes)
+    if any(not -max(ndim, 1) <= a < max(ndim, 1) for a in axes) or len({a % max(ndim, 1) for a in axes}) != len(axes):
+        raise ValueError(f"axes {axes} are not distinct axes of an array of shape {shape}")
+    return tuple(sorted(int(a) % max(ndim, 1) for a in axes if ndim))
+
+
+def reduce_axes(op, x, axes=None, keepdims=False, scale=1.0):
+    """SUM (times scale), MAX or ARGMAX of contiguous x over `axes` (None: all, negative allowed), as np.sum,
+    np.max and np.argmax; ARGMAX gives int64 positions in C order over the reduced axes (the first maximum)."""
     shape = tuple(x.shape)
-    strides = [int(np.prod(shape[d + 1:])) for d in range(len(shape))]
+    axes = normalize_axes(axes, len(shape), shape)
+    if len(shape) > arrays.MAX_RANK:
+        raise ValueError(f"reductions handle up to {arrays.MAX_RANK} dims, got shape {shape}")
+    if op != SUM and x.size == 0:
+        raise ValueError(f"max / argmax of an empty array of shape {shape}")
+    strides = arrays.strides_of(shape)
     kept = [d for d in range(len(shape)) if d not in axes]
-    summed = [d for d in range(len(shape)) if d in axes]
-    out_shape = tuple(1 if d in axes else shape[d] for d in range(len(shape))) if keepdims \
-        else tuple(shape[d] for d in kept)
-    out = arrays.empty(out_shape, x.dtype)
-
-    def padded(values, fill):
-        return (fill,) * (MAX_RANK - len(values)) + tuple(values)
-
-    count = int(np.prod([shape[d] for d in summed]))
-    threads = arrays.reduction_block(count, out.size)
-    _sum_kernel[arrays.blocks(out.size, threads[1]), threads](
-        arrays.flat(x), out.reshape(out.size), padded([shape[d] for d in kept], 1), padded([strides[d] for d in kept], 0),
-        padded([shape[d] for d in summed], 1), padded([strides[d] for d in summed], 0), count, scale)
-    return out
+    out_shape = tuple(1 if d in axes else shape[d] for d in range(len(shape))) if keepdims else tuple(shape[d] for d in kept)
+    count = 1
+    for d in axes:
+        count *= shape[d]
+    if count == 0:     # a sum over nothing
+        return arrays.full(out_shape, 0, x.dtype)
+    result = arrays.empty(out_shape, np.int64 if op == ARGMAX else x.dtype)
+    if result.size == 0:
+        return result
+    values = arrays.empty((0,), x.dtype) if op == ARGMAX else result
+    indices = result if op == ARGMAX else arrays.empty((0,), np.int64)
+    threads = arrays.reduction_block(count, result.size)
+    _reduce[arrays.blocks(result.size, threads[1]), threads](
+        op, arrays.flat(x), arrays.flat(values), arrays.flat(indices),
+        *arrays.rank5([shape[d] for d in kept], [strides[d] for d in kept]),
+        *arrays.rank5([shape[d] for d in axes], [strides[d] for d in axes]), count, float(scale))
+    return result
 
 
 def sum_axes(x, axes=None, keepdims=False):
     """Sum of x over `axes` (an int, a tuple of ints, negative allowed, or None for all), like np.sum."""
-    ndim = len(x.shape)
-    if ndim > MAX_RANK:
-        raise ValueError(f"sum_axes supports up to {MAX_RANK} dims, got shape {tuple(x.shape)}")
-    axes = tuple(range(ndim)) if axes is None else (axes,) if isinstance(axes, (int, np.integer)) else tuple(axes)
-    if any(not -ndim <= a < ndim for a in axes) or len(set(a % ndim for a in axes)) != len(axes):
-        raise ValueError(f"axes {axes} are not distinct axes of an array of shape {tuple(x.shape)}")
-    return _sum(x, tuple(a % ndim for a in axes), keepdims, 1.0)
+    return reduce_axes(SUM, x, axes, keepdims)
 
 
 @cuda.jit(cache=True)

@@ -39,23 +39,64 @@ def covering_window(tap, d, h, w, kernel, stride, pad, dilation, out_d, out_h, o
     return od, oh, ow
 
 
-@cuda.jit(device=True)
-def row_sum(partial, value):
-    """Sum `value` over threadIdx.x within each row (threadIdx.y) of the block; every thread gets its row's sum.
+# what a reduction computes (row_reduce, elementwise.reduce_axes)
+SUM, MAX, ARGMAX = 0, 1, 2
 
-    blockDim.x must be a power of two and partial hold blockDim.x * blockDim.y
+
+@cuda.jit(device=True)
+def strided_offset(index, shape, strides):
+    """Element offset of flat position `index` of a C-ordered index space of `shape`, laid over `strides`.
+
+    shape and strides have MAX_RANK (5) entries: pad fewer dims with leading 1s and 0s. A broadcast dim has stride 0.
+    """
+    offset = 0
+    for d in range(4, -1, -1):
+        offset += (index % shape[d]) * strides[d]
+        index //= shape[d]
+    return offset
+
+
+@cuda.jit(device=True)
+def combine(op, value, index, other, other_index):
+    """Merge two partial reductions (value, index), index -1 marking an empty one.
+
+    SUM adds; MAX and ARGMAX keep the larger value, NaN over any number and the
+    lower index between equals: NumPy's first occurrence.
+    """
+    if other_index < 0:
+        return value, index
+    if index < 0:
+        return other, other_index
+    if op == SUM:
+        return value + other, index
+    value_nan, other_nan = value != value, other != other
+    if other_nan and (not value_nan or other_index < index):
+        return other, other_index
+    if not value_nan and not other_nan and (other > value or (other == value and other_index < index)):
+        return other, other_index
+    return value, index
+
+
+@cuda.jit(device=True)
+def row_reduce(op, values, indices, value, index):
+    """Reduce (value, index) over threadIdx.x within each row (threadIdx.y) of the block by `combine`;
+    every thread gets its row's (value, index).
+
+    blockDim.x must be a power of two; values and indices (shared) hold blockDim.x * blockDim.y
     elements. Every thread of the block must call this (it holds barriers).
     """
     t = cuda.threadIdx.x
     row = cuda.threadIdx.y * cuda.blockDim.x
-    partial[row + t] = value
+    values[row + t] = value
+    indices[row + t] = index
     cuda.syncthreads()
     step = cuda.blockDim.x // 2
     while step > 0:
         if t < step:
-            partial[row + t] += partial[row + t + step]
+            values[row + t], indices[row + t] = combine(op, values[row + t], indices[row + t],
+                                                        values[row + t + step], indices[row + t + step])
         cuda.syncthreads()
         step //= 2
-    total = partial[row]
+    total, total_index = values[row], indices[row]
     cuda.syncthreads()
-    return total
+    return total, total_index

@@ -10,7 +10,7 @@ import numba
 import numpy as np
 from numba import cuda
 
-MODULES = ["arrays", "direct", "gemm", "pool", "elementwise", "fft", "fftconv"]
+MODULES = ["arrays", "direct", "gemm", "pool", "elementwise", "maps", "fft", "fftconv"]
 TARGET = (9, 0)
 
 
@@ -47,16 +47,18 @@ def signatures(real):
         ("pool", "_avg_pool_grad"): (r5, r5, three, three, three, b),
         ("pool", "_reflect_pad"): (r5, r5, three),
         ("pool", "_reflect_pad_grad"): (r5, r5, three),
-        ("elementwise", "_bias_add"): (r1, r1, r1, i),
-        ("elementwise", "_relu"): (r1, r1),
         ("elementwise", "_relu_grad"): (r1, r1, r1),
         ("elementwise", "_softmax"): (r2, r2, b),
         ("elementwise", "_softmax_grad"): (r2, r2, r2, b),
         ("elementwise", "_cross_entropy_rows"): (r2, i1, r1),
-        ("elementwise", "_cross_entropy_grad"): (r2, i1, r1, r2),
-        ("elementwise", "_sum_kernel"): (r1, r1, five, five, five, five, i, f),
+        ("elementwise", "_cross_entropy_grad"): (r2, i1, r1, r2, f),
+        ("elementwise", "_reduce"): (i, r1, r1, i1, five, five, five, five, i, f),
         ("elementwise", "_sgd"): (r1, r1, r1, f, f, f, f, b, b),
         ("elementwise", "_adam"): (r1, r1, r1, r1, f, f, f, f, f, f),
+        ("maps", "_unary"): (i, r1, r1),
+        ("maps", "_binary"): (i, r1, r1, r1, five, five, five),
+        ("maps", "_gather"): (r1, r1, i, five, five),
+        ("maps", "_scatter"): (r1, r1, i, five, five),
         ("fft", "_stockham_pass"): (c1, c1, c1, i, i, i, b),
         ("fft", "_scale"): (c1, f),
         ("fft", "_multiply"): (c1, c1),

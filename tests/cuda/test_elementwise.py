@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from ops.cuda import arrays, elementwise as ew
+from ops.cuda.indexing import ARGMAX, MAX
 from tests.helpers import assert_close, numerical_grad
 
 pytestmark = pytest.mark.cuda
@@ -80,6 +81,19 @@ def test_cross_entropy_and_gradient(dtype, rng, dev):
                  scale=1e4)
 
 
+@pytest.mark.parametrize("reduction", ["sum", "none"])
+def test_cross_entropy_sum_and_none(reduction, rng, dev):
+    logits = rng.standard_normal((4, 3))
+    labels = rng.integers(0, 3, 4)
+    losses = -_log_softmax(logits)[np.arange(4), labels]
+    loss = ew.cross_entropy(dev(logits), dev(labels), reduction)
+    assert_close(loss.copy_to_host(), losses.sum() if reduction == "sum" else losses)
+    grad_loss = rng.standard_normal(() if reduction == "sum" else 4)
+    expected = (np.exp(_log_softmax(logits)) - np.eye(3)[labels]) * (grad_loss if reduction == "sum" else grad_loss[:, None])
+    assert_close(ew.cross_entropy_grad_input(dev(logits), dev(labels), dev(np.asarray(grad_loss)), reduction).copy_to_host(),
+                 expected)
+
+
 def test_cross_entropy_with_a_bad_label_is_nan_and_bad_shapes_raise(rng, dev):
     logits = rng.standard_normal((3, 4)).astype(np.float32)
     assert np.isnan(ew.cross_entropy(dev(logits), dev(np.array([0, 4, 1]))).copy_to_host())
@@ -103,6 +117,20 @@ def test_sum_of_more_terms_than_lanes(rng, dev):
     """Each lane of a row sums many terms before the tree sum (2,100 terms over 32 lanes)."""
     x = rng.standard_normal((3, 700, 2))
     assert_close(ew.sum_axes(dev(x), (0, 1)).copy_to_host(), x.sum(axis=(0, 1)))
+
+
+def test_max_and_argmax_over_many_terms(rng, dev):
+    """Maxima found by different lanes meet in the tree: the first occurrence and the first NaN win."""
+    x = rng.standard_normal((3, 300))
+    x[0, [250, 37]] = 9.0
+    x[1, [100, 20]] = np.nan
+    x[2, [299, 298]] = 9.0
+    positions = ew.reduce_axes(ARGMAX, dev(x), 1)
+    np.testing.assert_array_equal(positions.copy_to_host(), [37, 20, 298])
+    np.testing.assert_array_equal(ew.reduce_axes(MAX, dev(x), 1).copy_to_host(), x.max(axis=1))
+    assert ew.reduce_axes(ARGMAX, dev(x)).copy_to_host() == np.argmax(x)
+    with pytest.raises(ValueError, match="empty"):
+        ew.reduce_axes(MAX, dev(np.zeros((2, 0))), 1)
 
 
 def test_sum_rejects_bad_axes(dev):

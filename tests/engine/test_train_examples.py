@@ -33,9 +33,3 @@ def test_train_mnist1d_smoke(tmp_path, capsys, mlp):
     assert (tmp_path / f"train_mnist1d{'_mlp' if mlp else ''}.png").exists()
     assert "test accuracy" in capsys.readouterr().out
     assert results["test_acc"] > 0.15
-
-
-def test_unavailable_device_exits_with_the_reason(tmp_path):
-    pytest.importorskip("sklearn")
-    with pytest.raises(SystemExit, match="cuda"):
-        _main("train_digits")(["--device", "cuda", "--out", str(tmp_path)])
