@@ -40,7 +40,8 @@ BLAS_FLOP = 1 / 100e9        # sgemm of OpenBLAS (float32 without AVX-512; dgemm
 GEMM_CALL = 0.5e-6            # one product on a block, with its own packing of the operands
 PACK_ELEMENT = 0.15e-9        # one element of im2col, col2im or a padded copy, written to the L2 cache
 PACK_RUN = 4e-9               # one run of im2col (an output line of one channel at one kernel offset)
-DIRECT_MAC = 1 / 20e9         # direct kernel, stride 1: vectorised rows
+DIRECT_MAC = 1 / 20e9         # direct kernel (Numba), stride 1: vectorised rows
+DEPTHWISE_MAC = 1 / 38e9      # native depthwise kernel (float32, AVX-512, stride 1), signals included
 DIRECT_STRIDED_MAC = 1 / 2.5e9  # direct kernel, stride > 1: gathers
 DIRECT_ROW_TAP = 10e-9        # direct kernel: one tap over one row block (slicing, loop setup)
 FFT_UNIT = 0.12e-9            # one n log2 n unit of a real FFT (pocketfft) ...
@@ -122,6 +123,11 @@ def conv_cost(name, op, geom, itemsize, threads):
         tasks = geom.batch * (geom.groups if op == "grad_input" else max(1, out_positions // 256))
         return CALL + _parallel(work, tasks, threads)
     if name == "direct":
+        if fast and stride_one and geom.groups == geom.in_channels == geom.out_channels:
+            # the native depthwise kernel, on the padded input, straight into the output
+            copied = math.prod(padded) * geom.in_channels + (out_positions * geom.out_channels if op == "grad_weight" else 0)
+            work = geom.flops / 2 * DEPTHWISE_MAC + geom.batch * copied * PACK_ELEMENT
+            return CALL + _parallel(work, geom.batch * geom.in_channels, threads)
         if fast and stride_one and (cg if op == "grad_input" else kg) >= 4:
             # the implicit GEMM over the padded grid: rows as wide as the padded input
             spans = [d * (k - 1) for k, d in zip(geom.kernel, geom.dilation)]
@@ -162,7 +168,12 @@ def signal_cost(name, shape1, shape2, mode, itemsize, threads):
         math.prod(abs(a - b) + 1 for a, b in zip(shape1, shape2))
     precision = itemsize / 4
     if name == "direct":
-        return CALL + _parallel(out * min(math.prod(shape1), math.prod(shape2)) * DIRECT_MAC * precision, out // 2048, threads)
+        macs = out * min(math.prod(shape1), math.prod(shape2))
+        if _fast_products(itemsize):  # the native depthwise kernel on a padded copy of the larger input
+            work = macs * DEPTHWISE_MAC + math.prod(full) * PACK_ELEMENT
+        else:
+            work = macs * DIRECT_MAC * precision
+        return CALL + _parallel(work, out // 4096, threads)
     if name == "fft":
         return CALL + _parallel(3 * _fft_seconds(full) * precision, 1 + math.prod(full) // 65536, threads)
     if name == "oa":

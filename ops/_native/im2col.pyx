@@ -32,6 +32,11 @@ cdef extern from "sgemm.h" nogil:
     void sg_gemm_offsets(int m, int n, int k, const float* ap, const float* b, const ptrdiff_t* offsets,
                          float beta, float* c, ptrdiff_t ldc)
     void sg_line(float* dst, const float* src, int before, int count, int stride, int after)
+    void sg_depthwise(int row0, int rows, int col0, int width, int per_slice, ptrdiff_t slice, ptrdiff_t src_row,
+                      ptrdiff_t dst_row, int taps, const float* w, const ptrdiff_t* offsets, const float* src,
+                      float bias, float* dst)
+    void sg_depthwise_weight(int rows, int width, int per_slice, ptrdiff_t slice, ptrdiff_t src_row, ptrdiff_t g_row,
+                             int taps, const float* g, const ptrdiff_t* offsets, const float* src, float* grad_w)
 
 cdef bint _fast = sg_available()
 
@@ -448,3 +453,40 @@ def matmul(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] out, int 
         j0 = task * block
         sg_gemm_packed(<int>m, <int>min(block, n - j0), <int>k, &ap[0], &b[0, j0], n, 1, NULL, 0,
                        &out[0, j0], n, &bwork[threadid(), 0])
+
+
+def conv_depthwise(const float[:, :, ::1] xp, const float[:, ::1] w, const float[::1] bias,
+                   const Py_ssize_t[::1] offsets, float[:, :, ::1] out, padded, out_size, int threads):
+    """out[n, c] (Do * Ho * Wo) = bias[c] + sum over t of w[c, t] * xp[n, c] at offsets[t] from each output's
+    window: a stride-1 depthwise conv, xp (N, C, V) padded (to `padded` (Dp, Hp, Wp)) and flattened, the
+    outputs written in place. One task per (image, channel, band of rows, stretch of columns): one image of
+    one channel, such as a signal, still fills the threads."""
+    cdef Py_ssize_t N = xp.shape[0], C = xp.shape[1], Hp = padded[1], Wp = padded[2]
+    cdef Py_ssize_t Do = out_size[0], Ho = out_size[1], Wo = out_size[2], rows = Do * Ho
+    cdef Py_ssize_t width = min(Wo, 4096), band = max(1, 4096 // Wo)
+    cdef Py_ssize_t stretches = (Wo + width - 1) // width, bands = (rows + band - 1) // band
+    cdef Py_ssize_t task, n, c, r0, c0
+    if not _fast:
+        raise RuntimeError("the AVX-512 kernel is not in use on this CPU (fast_sgemm() is False)")
+    for task in prange(N * C * bands * stretches, nogil=True, schedule="static", num_threads=threads):
+        n = task // (C * bands * stretches)
+        c = (task // (bands * stretches)) % C
+        r0 = ((task // stretches) % bands) * band
+        c0 = (task % stretches) * width
+        sg_depthwise(<int>r0, <int>min(band, rows - r0), <int>c0, <int>min(width, Wo - c0), <int>Ho, Hp * Wp, Wp, Wo,
+                     <int>w.shape[1], &w[c, 0], <const ptrdiff_t*>&offsets[0], &xp[n, c, 0], bias[c], &out[n, c, 0])
+
+
+def conv_depthwise_grad_weight(const float[:, :, ::1] xp, const float[:, :, ::1] grad_out,
+                               const Py_ssize_t[::1] offsets, float[:, ::1] grad_w, padded, out_size, int threads):
+    """grad_w[c, t] = sum over n and outputs of grad_out[n, c] * xp[n, c] at offsets[t] from the output's window:
+    the weight gradient of a stride-1 depthwise conv; grad_out (N, C, Do * Ho * Wo). One task per channel,
+    which owns its row of grad_w."""
+    cdef Py_ssize_t N = xp.shape[0], C = xp.shape[1], Hp = padded[1], Wp = padded[2]
+    cdef Py_ssize_t Do = out_size[0], Ho = out_size[1], Wo = out_size[2], c, n
+    if not _fast:
+        raise RuntimeError("the AVX-512 kernel is not in use on this CPU (fast_sgemm() is False)")
+    for c in prange(C, nogil=True, schedule="static", num_threads=threads):
+        for n in range(N):
+            sg_depthwise_weight(<int>(Do * Ho), <int>Wo, <int>Ho, Hp * Wp, Wp, Wo, <int>offsets.shape[0],
+                                &grad_out[n, c, 0], <const ptrdiff_t*>&offsets[0], &xp[n, c, 0], &grad_w[c, 0])

@@ -208,6 +208,62 @@ SG_TARGET static void sg_gemm_packed(int m, int n, int k, const float* ap, const
     }
 }
 
+/* Depthwise (one input channel per filter), stride 1, on output rows r = row0 .. row0 + rows - 1 (each
+   `width` long from column col0, row stride dst_row): dst[r, i] = bias + sum over t of w[t] * src[base(r) +
+   offsets[t] + i], base(r) = (r / per_slice) * slice + (r % per_slice) * src_row + col0 in the padded input.
+   64 outputs at a time in registers; no product to pack: one filter, one channel. */
+SG_TARGET static void sg_depthwise(int row0, int rows, int col0, int width, int per_slice, ptrdiff_t slice,
+                                   ptrdiff_t src_row, ptrdiff_t dst_row, int taps, const float* w,
+                                   const ptrdiff_t* offsets, const float* src, float bias, float* dst) {
+    for (int r = row0; r < row0 + rows; r++) {
+        const float* line = src + (r / per_slice) * slice + (ptrdiff_t)(r % per_slice) * src_row + col0;
+        float* out = dst + (ptrdiff_t)r * dst_row + col0;
+        for (int j = 0; j < width; j += 64) {
+            __m512 acc[4];
+            __mmask16 mask[4];
+            for (int v = 0; v < 4; v++) {
+                int left = width - j - 16 * v;
+                mask[v] = left >= 16 ? 0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+                acc[v] = _mm512_set1_ps(bias);
+            }
+            for (int t = 0; t < taps; t++) {
+                __m512 wt = _mm512_set1_ps(w[t]);
+                const float* in = line + offsets[t] + j;
+#pragma GCC unroll 4
+                for (int v = 0; v < 4; v++)
+                    acc[v] = _mm512_fmadd_ps(wt, _mm512_maskz_loadu_ps(mask[v], in + 16 * v), acc[v]);
+            }
+#pragma GCC unroll 4
+            for (int v = 0; v < 4; v++) _mm512_mask_storeu_ps(out + j + 16 * v, mask[v], acc[v]);
+        }
+    }
+}
+
+/* The depthwise weight gradient over the same rows: grad_w[t] += sum over r, i of g[r, i] * src[base(r) +
+   offsets[t] + i] (g's row stride g_row), up to 16 taps at a time kept in registers. */
+SG_TARGET static void sg_depthwise_weight(int rows, int width, int per_slice, ptrdiff_t slice, ptrdiff_t src_row,
+                                          ptrdiff_t g_row, int taps, const float* g, const ptrdiff_t* offsets,
+                                          const float* src, float* grad_w) {
+    for (int t0 = 0; t0 < taps; t0 += 16) {
+        int count = taps - t0 < 16 ? taps - t0 : 16;
+        __m512 acc[16];
+#pragma GCC unroll 16
+        for (int t = 0; t < 16; t++) acc[t] = _mm512_setzero_ps();
+        for (int r = 0; r < rows; r++) {
+            const float* line = src + (r / per_slice) * slice + (ptrdiff_t)(r % per_slice) * src_row;
+            for (int j = 0; j < width; j += 16) {
+                __mmask16 mask = width - j >= 16 ? 0xFFFF : (__mmask16)((1u << (width - j)) - 1);
+                __m512 gj = _mm512_maskz_loadu_ps(mask, g + (ptrdiff_t)r * g_row + j);
+#pragma GCC unroll 16
+                for (int t = 0; t < 16; t++)
+                    if (t < count)
+                        acc[t] = _mm512_fmadd_ps(gj, _mm512_maskz_loadu_ps(mask, line + offsets[t0 + t] + j), acc[t]);
+            }
+        }
+        for (int t = 0; t < count; t++) grad_w[t0 + t] += _mm512_reduce_add_ps(acc[t]);
+    }
+}
+
 #else  /* no GCC-style AVX-512 support: callers fall back to BLAS */
 static inline int sg_available(void) { return 0; }
 static void sg_pack_a(int m, int k, const float* a, ptrdiff_t a_row, ptrdiff_t a_col, float* ap) {}
@@ -217,6 +273,12 @@ static void sg_gemm_packed(int m, int n, int k, const float* ap, const float* b,
 static void sg_gemm_offsets(int m, int n, int k, const float* ap, const float* b, const ptrdiff_t* offsets,
                             float beta, float* c, ptrdiff_t ldc) {}
 static void sg_line(float* dst, const float* src, int before, int count, int stride, int after) {}
+static void sg_depthwise(int row0, int rows, int col0, int width, int per_slice, ptrdiff_t slice,
+                         ptrdiff_t src_row, ptrdiff_t dst_row, int taps, const float* w, const ptrdiff_t* offsets,
+                         const float* src, float bias, float* dst) {}
+static void sg_depthwise_weight(int rows, int width, int per_slice, ptrdiff_t slice, ptrdiff_t src_row,
+                                ptrdiff_t g_row, int taps, const float* g, const ptrdiff_t* offsets, const float* src,
+                                float* grad_w) {}
 #endif
 
 #endif

@@ -1,22 +1,28 @@
-"""Direct convolution as Numba kernels: for few channels (first layers), depthwise and grouped convs, 1-D and 3-D.
+"""Direct convolution (no im2col): first layers, depthwise and grouped convs, 1-D and 3-D, and, in float32
+on AVX-512 CPUs, every stride-1 conv with 4 or more filters per group.
 
-No im2col: the input is zero-padded once, flattened per (image, channel) to a
-volume V = Dp * Hp * Wp, and each kernel tap becomes a flat offset into it.
-An output is then a set of rows, row r reading the input from base[r] on with
-step `step`, and every tap adds `weight * input[base[r] + offset[t] + i * step]`
-to element i of the row. One compiled kernel per dtype serves every dim, stride,
-dilation and group count, with no bounds checks in the inner loop (which numba
-vectorises when step is 1):
+The input is zero-padded once, flattened per (image, channel) to a volume
+V = Dp * Hp * Wp, and each kernel tap becomes a flat offset into it. An output
+is then a set of rows, row r reading the input from base[r] on with step
+`step`, and every tap adds `weight * input[base[r] + offset[t] + i * step]` to
+element i of the row, with no bounds checks:
 - stride 1 in every dim: one row per output depth slice, running over Ho * Wp
-  (the padded width, the Wp - Wo extra columns are dropped afterwards); long
-  rows keep the vector units busy even for 28x28 images;
+  (the padded width; the Wp - Wo extra columns are dropped afterwards), so
+  rows are long even for 28x28 images;
 - otherwise: one row per output (depth, height) line of Wo elements, step = stride along W.
 
-Work split (no two threads write one element): forward, one task per
-(image, output channel, row, block of the row); grad_input, one per (image, input channel)
-volume, scattering every tap; grad_weight, one per (batch chunk, output channel,
-input channel), the chunks' partial sums added afterwards so that small K * C
-still fills the threads.
+Two engines run this formulation:
+- the native implicit GEMM (ops/_native: sgemm.h's 8 x 32 register tile reading
+  the taps in place), float32 stride-1 convs with >= 4 filters per group: the
+  forward, the weight gradient (taps packed transposed), and the input
+  gradient as the forward of grad_out with the flipped, transposed kernel;
+- Numba kernels for the rest (float64, strides, depthwise), one compiled
+  kernel per dtype for every dim, stride, dilation and group count. Work split
+  (no two threads write one element): forward, one task per (image, output
+  channel, row, block of the row); grad_input, one per (image, input channel)
+  volume, scattering every tap; grad_weight, one per (batch chunk, output
+  channel, input channel), the chunks' partial sums added afterwards so that
+  small K * C still fills the threads.
 """
 import numba
 import numpy as np
@@ -190,25 +196,54 @@ def _grad_weight(xp, grad_rows, offsets, bases, step, partial):
                         taps[t] += total
 
 
-def _implicit_gemm(plan, geom, dtype):
-    """Whether the native implicit GEMM (float32, AVX-512, stride 1, >= 4 filters per group) computes this forward."""
-    return (plan.wide and dtype == np.float32 and geom.out_channels // geom.groups >= 4 and native.fast_sgemm())
+def _native_kind(plan, geom, dtype):
+    """Which native kernel computes this geometry's forward and weight gradient: 'depthwise' (one channel
+    per filter), 'implicit' (the implicit GEMM, >= 4 filters per group), or None (the Numba kernels).
+    Native kernels need float32, stride 1 and an AVX-512 CPU."""
+    if not (plan.wide and dtype == np.float32 and native.fast_sgemm()):
+        return None
+    if geom.groups == geom.in_channels == geom.out_channels:
+        return "depthwise"
+    return "implicit" if geom.out_channels // geom.groups >= 4 else None
 
 
-def _implicit_forward(x, w, bias, geom, plan):
-    """The forward as one product per (image, group) over the padded grid, taps read in place."""
-    dp, hp, wp = plan.padded
-    do, ho, wo = plan.out
-    cg = geom.in_channels // geom.groups
-    offsets = (np.arange(cg)[:, None] * plan.volume + plan.offsets).reshape(-1)
+def _tap_offsets(plan, geom):
+    """Flat offsets of every (input channel of a group, tap) from its group's first channel."""
+    return (np.arange(geom.in_channels // geom.groups)[:, None] * plan.volume + plan.offsets).reshape(-1)
+
+
+def _last_position(plan):
+    """One past the last position of the padded grid that holds an output."""
+    (_, hp, wp), (do, ho, _) = plan.padded, plan.out
+    return (do - 1) * hp * wp + ho * wp
+
+
+def _on_grid(plan, a):
+    """(N, K, *S_out) -> (N, K, Do * Hp * Wp): spread on the padded grid, zero off the outputs."""
+    (_, hp, wp), (do, ho, wo) = plan.padded, plan.out
+    grid = np.zeros(a.shape[:2] + (do * hp * wp,), a.dtype)
+    grid.reshape(a.shape[:2] + (do, hp, wp))[:, :, :, :ho, :wo] = a.reshape(a.shape[:2] + (do, ho, wo))
+    return grid
+
+
+def _native_forward(x, w, bias, geom, plan, kind):
+    """The forward by a native kernel: depthwise straight into the output row by row; the implicit GEMM
+    on the padded grid (whole 32-wide tiles even for narrow images), the outputs cut out of it afterwards."""
+    (_, hp, wp), (do, ho, wo) = plan.padded, plan.out
+    n_threads = threads.get_num_threads()
+    if kind == "depthwise":
+        out = np.empty((geom.batch, geom.out_channels, do * ho * wo), x.dtype)
+        bias = np.zeros(geom.out_channels, x.dtype) if bias is None else bias
+        native.conv_depthwise(plan.pad_input(x), w.reshape(geom.out_channels, -1), bias, plan.offsets, out,
+                              plan.padded, plan.out, n_threads)
+        return out.reshape(geom.output_shape)
     out = np.empty((geom.batch, geom.out_channels, do * hp * wp), x.dtype)
     out[...] = 0 if bias is None else bias[:, None]
     w2 = w.reshape(geom.out_channels, -1)
     packed = np.empty(geom.groups * native.packed_size(geom.out_channels // geom.groups, w2.shape[1]), x.dtype)
     native.pack_weights(w2, geom.groups, False, packed)
-    count = (do - 1) * hp * wp + ho * wp  # up to the last needed position
-    native.conv_implicit(plan.pad_input(x), packed, offsets, out, geom.groups, count, _BLOCK,
-                         threads.get_num_threads())
+    native.conv_implicit(plan.pad_input(x), packed, _tap_offsets(plan, geom), out, geom.groups,
+                         _last_position(plan), _BLOCK, n_threads)
     dense = out.reshape((geom.batch, geom.out_channels, do, hp, wp))[:, :, :, :ho, :wo]
     return np.ascontiguousarray(dense).reshape(geom.output_shape)
 
@@ -216,63 +251,64 @@ def _implicit_forward(x, w, bias, geom, plan):
 def forward(x, w, bias, geom):
     """x (N, C, *S), w (K, C // groups, *k), bias (K,) or None -> (N, K, *S_out)."""
     plan = _Plan(geom)
-    if _implicit_gemm(plan, geom, x.dtype):
-        return _implicit_forward(x, w, bias, geom, plan)
+    kind = _native_kind(plan, geom, x.dtype)
+    if kind:
+        return _native_forward(x, w, bias, geom, plan, kind)
     rows = np.empty((geom.batch, geom.out_channels) + plan.row_shape, x.dtype)
     bias = np.zeros(geom.out_channels, x.dtype) if bias is None else bias
     _forward(plan.pad_input(x), plan.weights(w), bias, plan.offsets, plan.bases, plan.step, rows)
     return plan.from_rows(rows, geom.output_shape)
 
 
-def _grad_input_as_forward(grad_out, w, geom):
-    """The input gradient of a stride-1 conv: a stride-1 conv of grad_out with the kernel flipped and
-    its channel axes swapped within each group, padded by span - padding (cropped where that is negative)."""
+def _transposed(geom):
+    """The input gradient of a stride-1 conv is the stride-1 conv of grad_out with the kernel flipped and its
+    channel axes swapped within each group, padded by span - padding: its geometry, and the crop of grad_out
+    where that padding is negative."""
     spans = [d * (k - 1) for k, d in zip(geom.kernel, geom.dilation)]
     pads = [(span - lo, span - hi) for span, (lo, hi) in zip(spans, geom.padding)]
     crop = tuple(slice(max(0, -lo), size - max(0, -hi)) for (lo, hi), size in zip(pads, geom.out_spatial))
-    g = np.ascontiguousarray(grad_out[(Ellipsis,) + crop])
+    spatial = tuple(c.stop - c.start for c in crop)
     pads = tuple((max(0, lo), max(0, hi)) for lo, hi in pads)
-    groups, kg, cg = geom.groups, geom.out_channels // geom.groups, geom.in_channels // geom.groups
-    flipped = np.flip(w, axis=tuple(range(2, 2 + geom.nd))).reshape((groups, kg, cg) + geom.kernel)
-    wt = np.ascontiguousarray(flipped.swapaxes(1, 2)).reshape((geom.in_channels, kg) + geom.kernel)
-    transposed = shapes.ConvGeometry(geom.batch, geom.out_channels, geom.in_channels, groups, g.shape[2:],
+    return crop, shapes.ConvGeometry(geom.batch, geom.out_channels, geom.in_channels, geom.groups, spatial,
                                      geom.kernel, geom.stride, pads, geom.dilation, geom.in_spatial)
-    return forward(g, wt, None, transposed)
 
 
 def grad_input(grad_out, w, geom):
     """grad_out (N, K, *S_out), w (K, C // groups, *k) -> (N, C, *S)."""
     plan = _Plan(geom)
-    if plan.wide and geom.in_channels // geom.groups >= 4 and grad_out.dtype == np.float32 and native.fast_sgemm():
-        return _grad_input_as_forward(grad_out, w, geom)
+    if plan.wide:
+        crop, transposed = _transposed(geom)
+        kind = _native_kind(_Plan(transposed), transposed, grad_out.dtype)
+        if kind:
+            groups, kg, cg = geom.groups, geom.out_channels // geom.groups, geom.in_channels // geom.groups
+            flipped = np.flip(w, axis=tuple(range(2, 2 + geom.nd))).reshape((groups, kg, cg) + geom.kernel)
+            wt = np.ascontiguousarray(flipped.swapaxes(1, 2)).reshape((geom.in_channels, kg) + geom.kernel)
+            g = np.ascontiguousarray(grad_out[(Ellipsis,) + crop])
+            return _native_forward(g, wt, None, transposed, _Plan(transposed), kind)
     grad = np.empty((geom.batch, geom.in_channels, plan.volume), grad_out.dtype)
     _grad_input(plan.to_rows(grad_out), plan.weights(w), plan.offsets, plan.bases, plan.step, grad)
     return plan.crop_input(grad, geom.input_shape)
 
 
-def _implicit_grad_weight(x, grad_out, geom, plan):
-    """The weight gradient as products of grad_out on the padded grid with the taps packed from the padded input."""
-    dp, hp, wp = plan.padded
-    do, ho, wo = plan.out
-    n, k, cg = geom.batch, geom.out_channels, geom.in_channels // geom.groups
-    offsets = (np.arange(cg)[:, None] * plan.volume + plan.offsets).reshape(-1)
-    rows = np.zeros((n, k, do * hp * wp), x.dtype)  # zero off the outputs: those positions add nothing
-    rows.reshape((n, k, do, hp, wp))[:, :, :, :ho, :wo] = grad_out.reshape((n, k, do, ho, wo))
-    n_threads = threads.get_num_threads()
-    partial = np.zeros((n_threads, k, offsets.size), x.dtype)
-    work = np.empty((n_threads, native.scratch_size(0, _BLOCK, k)), x.dtype)
-    native.conv_implicit_grad_weight(plan.pad_input(x), rows, offsets, partial, geom.groups,
-                                     (do - 1) * hp * wp + ho * wp, _BLOCK, work, n_threads)
-    return partial.sum(axis=0).reshape(geom.weight_shape)
-
-
 def grad_weight(x, grad_out, geom):
     """x (N, C, *S), grad_out (N, K, *S_out) -> (K, C // groups, *k)."""
     plan = _Plan(geom)
-    if _implicit_gemm(plan, geom, x.dtype):
-        return _implicit_grad_weight(x, grad_out, geom, plan)
+    kind = _native_kind(plan, geom, x.dtype)
+    n_threads = threads.get_num_threads()
+    if kind == "depthwise":
+        grad = np.zeros((geom.out_channels, len(plan.offsets)), x.dtype)
+        native.conv_depthwise_grad_weight(plan.pad_input(x), grad_out.reshape(grad_out.shape[:2] + (-1,)),
+                                          plan.offsets, grad, plan.padded, plan.out, n_threads)
+        return grad.reshape(geom.weight_shape)
+    if kind == "implicit":  # products of grad_out on the grid with the taps packed (transposed) from the input
+        offsets = _tap_offsets(plan, geom)
+        partial = np.zeros((n_threads, geom.out_channels, offsets.size), x.dtype)
+        work = np.empty((n_threads, native.scratch_size(0, _BLOCK, geom.out_channels)), x.dtype)
+        native.conv_implicit_grad_weight(plan.pad_input(x), _on_grid(plan, grad_out), offsets, partial,
+                                         geom.groups, _last_position(plan), _BLOCK, work, n_threads)
+        return partial.sum(axis=0).reshape(geom.weight_shape)
     pairs = geom.out_channels * (geom.in_channels // geom.groups)
-    chunks = min(geom.batch, max(1, -(-4 * numba.get_num_threads() // pairs)))
+    chunks = min(geom.batch, max(1, -(-4 * n_threads // pairs)))
     partial = np.empty((chunks,) + geom.weight_shape[:2] + (len(plan.offsets),), x.dtype)
     _grad_weight(plan.pad_input(x), plan.to_rows(grad_out), plan.offsets, plan.bases, plan.step, partial)
     return partial.sum(axis=0).reshape(geom.weight_shape)
