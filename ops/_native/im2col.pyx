@@ -29,8 +29,8 @@ cdef extern from "sgemm.h" nogil:
     void sg_pack_a(int m, int k, const float* a, ptrdiff_t a_row, ptrdiff_t a_col, float* ap)
     void sg_gemm_packed(int m, int n, int k, const float* ap, const float* b, ptrdiff_t b_row, ptrdiff_t b_col,
                         const ptrdiff_t* b_offsets, float beta, float* c, ptrdiff_t ldc, float* bwork)
-    void sg_gemm_offsets(int m, int n, int k, const float* ap, const float* b, const ptrdiff_t* offsets,
-                         float beta, float* c, ptrdiff_t ldc)
+    void sg_conv_tiles(int m, int j0, int j1, int k, const float* ap, const float* b, const ptrdiff_t* offsets,
+                       const float* bias, float* out, ptrdiff_t out_plane, int wp, int wo, int hp, int ho)
     void sg_line(float* dst, const float* src, int before, int count, int stride, int after)
     void sg_depthwise(int row0, int rows, int col0, int width, int per_slice, ptrdiff_t slice, ptrdiff_t src_row,
                       ptrdiff_t dst_row, int taps, const float* w, const ptrdiff_t* offsets, const float* src,
@@ -386,24 +386,28 @@ def conv_grad_weight(const floating[:, :, :, :, ::1] x, const floating[:, :, ::1
 
 
 def conv_implicit(const float[:, :, ::1] xp, const float[::1] packed, const Py_ssize_t[::1] offsets,
-                  float[:, :, ::1] out, Py_ssize_t groups, Py_ssize_t count, Py_ssize_t chunk, int threads):
-    """out[n, k, j] += sum over (c, t) of w[k, c, t] * xp[n, group(k) * Cg + c, offsets[c * T + t] + j], j < count.
+                  const float[::1] bias, float[:, :, ::1] out, Py_ssize_t groups, padded, out_size, Py_ssize_t chunk,
+                  int threads):
+    """out[n, k] (Do * Ho * Wo) = bias[k] + sum over (c, t) of w[k, c, t] * xp[n, group(k) * Cg + c] at
+    offsets[c * T + t] from each output's window.
 
-    The stride-1 conv as an implicit GEMM (no im2col): xp (N, C, V) is the padded, flattened input,
-    offsets (Cg * T) the taps' positions in it, j the output positions on the padded grid; packed:
-    pack_weights(w, groups, False); one task per (image, group, chunk of positions). float32 with
-    the AVX-512 kernel only (fast_sgemm()).
+    The stride-1 conv as an implicit GEMM (no im2col) over the positions of the padded grid (`padded`
+    (Dp, Hp, Wp)), xp (N, C, V) the padded, flattened input; packed: pack_weights(w, groups, False).
+    One task per (image, group, chunk of positions). float32 with the AVX-512 kernel only (fast_sgemm()).
     """
     cdef Py_ssize_t N = xp.shape[0], Cg = xp.shape[1] // groups, K = out.shape[1], Kg = K // groups
-    cdef Py_ssize_t depth = offsets.shape[0], chunks = (count + chunk - 1) // chunk, packed_group
-    cdef Py_ssize_t task, n, grp, j0
-    packed_group = packed.shape[0] // groups
+    cdef Py_ssize_t Hp = padded[1], Wp = padded[2], Do = out_size[0], Ho = out_size[1], Wo = out_size[2]
+    cdef Py_ssize_t count = (Do - 1) * Hp * Wp + Ho * Wp, chunks = (count + chunk - 1) // chunk
+    cdef Py_ssize_t depth = offsets.shape[0], packed_group = packed.shape[0] // groups, task, n, grp, j0
+    if not _fast:
+        raise RuntimeError("the AVX-512 kernel is not in use on this CPU (fast_sgemm() is False)")
     for task in prange(N * groups * chunks, nogil=True, schedule="dynamic", num_threads=threads):
         n = task // (groups * chunks)
         grp = (task // chunks) % groups
         j0 = (task % chunks) * chunk
-        sg_gemm_offsets(<int>Kg, <int>min(chunk, count - j0), <int>depth, &packed[grp * packed_group],
-                        &xp[n, grp * Cg, 0] + j0, <const ptrdiff_t*>&offsets[0], 1, &out[n, grp * Kg, j0], out.shape[2])
+        sg_conv_tiles(<int>Kg, <int>j0, <int>min(j0 + chunk, count), <int>depth, &packed[grp * packed_group],
+                      &xp[n, grp * Cg, 0], <const ptrdiff_t*>&offsets[0], &bias[grp * Kg], &out[n, grp * Kg, 0],
+                      out.shape[2], <int>Wp, <int>Wo, <int>Hp, <int>Ho)
 
 
 def conv_implicit_grad_weight(const float[:, :, ::1] xp, const float[:, :, ::1] grad_rows,

@@ -132,15 +132,16 @@ SG_TARGET static void sg_pack_a(int m, int k, const float* a, ptrdiff_t a_row, p
     }
 }
 
-/* One MR x NR tile: c = beta * c + ap-panel x B over kc, only mr x nr of it stored. Row p of B is the
-   packed panel's (b + p * NR) or, with offsets, b + offsets[p] read in place (masked past nr). */
+/* One MR x NR tile: c = beta * c + bias + ap-panel x B over kc, only mr x nr of it stored (bias: one value
+   per row, or NULL). Row p of B is the packed panel's (b + p * NR) or, with offsets, b + offsets[p] read
+   in place (masked past nr). */
 SG_TARGET static void sg_kernel(int kc, const float* ap, const float* b, const ptrdiff_t* offsets,
-                                float* c, ptrdiff_t ldc, float beta, int mr, int nr) {
+                                const float* bias, float* c, ptrdiff_t ldc, float beta, int mr, int nr) {
     __m512 acc[SG_MR][2];
     __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
     __mmask16 m1 = nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
 #pragma GCC unroll 8
-    for (int i = 0; i < SG_MR; i++) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+    for (int i = 0; i < SG_MR; i++) acc[i][0] = acc[i][1] = _mm512_set1_ps(bias && i < mr ? bias[i] : 0.0f);
     for (int p = 0; p < kc; p++) {
         const float* row = offsets ? b + offsets[p] : b + p * SG_NR;
         __m512 b0 = _mm512_maskz_loadu_ps(m0, row), b1 = _mm512_maskz_loadu_ps(m1, row + 16);
@@ -166,15 +167,39 @@ SG_TARGET static void sg_kernel(int kc, const float* ap, const float* b, const p
     }
 }
 
-/* C = beta * C + A B with A packed by sg_pack_a (m x k) and B(p, j) = b[offsets[p] + j] read in place:
-   an implicit im2col, where offsets are the kernel taps' positions in a padded, flattened input. */
-SG_TARGET static void sg_gemm_offsets(int m, int n, int k, const float* ap, const float* b,
-                                      const ptrdiff_t* offsets, float beta, float* c, ptrdiff_t ldc) {
-    for (int j = 0; j < n; j += SG_NR) {
-        int cols = n - j < SG_NR ? n - j : SG_NR;
-        for (int i = 0; i < m; i += SG_MR)
-            sg_kernel(k, ap + (ptrdiff_t)i * k, b + j, offsets, c + (ptrdiff_t)i * ldc + j, ldc, beta,
-                      m - i < SG_MR ? m - i : SG_MR, cols);
+/* The implicit GEMM of a stride-1 conv: out = bias + A B over the wide positions j in [j0, j1) of the
+   padded grid (slices of hp rows of wp columns), A packed by sg_pack_a (m filters x k taps), B(p, j) =
+   b[offsets[p] + j] read in place from the padded input. Each 8 x 32 tile goes through a small buffer
+   and only its outputs (row < ho, column < wo) reach out, channel i at out + i * out_plane, output
+   (slice, row, column) at ((slice * ho) + row) * wo + column: no padded-grid output to crop afterwards. */
+SG_TARGET static void sg_conv_tiles(int m, int j0, int j1, int k, const float* ap, const float* b,
+                                    const ptrdiff_t* offsets, const float* bias, float* out, ptrdiff_t out_plane,
+                                    int wp, int wo, int hp, int ho) {
+    float tile[SG_MR * SG_NR] __attribute__((aligned(64)));
+    for (int j = j0; j < j1; j += SG_NR) {
+        int cols = j1 - j < SG_NR ? j1 - j : SG_NR;
+        for (int i = 0; i < m; i += SG_MR) {
+            int mr = m - i < SG_MR ? m - i : SG_MR;
+            sg_kernel(k, ap + (ptrdiff_t)i * k, b + j, offsets, bias ? bias + i : NULL, tile, SG_NR, 0.0f, mr, cols);
+            /* copy the tile's outputs line by line of the grid */
+            int at = 0;
+            while (at < cols) {
+                int pos = j + at, slice = pos / (hp * wp), row = pos / wp % hp, col = pos % wp;
+                int run = wp - col < cols - at ? wp - col : cols - at;
+                int keep = row < ho ? (wo - col < run ? wo - col : run) : 0;
+                if (keep > 0) {
+                    __mmask16 k0 = keep >= 16 ? 0xFFFF : (__mmask16)((1u << keep) - 1);
+                    __mmask16 k1 = keep >= 32 ? 0xFFFF : keep <= 16 ? 0 : (__mmask16)((1u << (keep - 16)) - 1);
+                    float* dst = out + (ptrdiff_t)i * out_plane + ((ptrdiff_t)slice * ho + row) * wo + col;
+                    for (int r = 0; r < mr; r++) {
+                        const float* src = tile + r * SG_NR + at;
+                        _mm512_mask_storeu_ps(dst + r * out_plane, k0, _mm512_maskz_loadu_ps(k0, src));
+                        _mm512_mask_storeu_ps(dst + r * out_plane + 16, k1, _mm512_maskz_loadu_ps(k1, src + 16));
+                    }
+                }
+                at += run;
+            }
+        }
     }
 }
 
@@ -202,7 +227,8 @@ SG_TARGET static void sg_gemm_packed(int m, int n, int k, const float* ap, const
                     int cols = nc - j < SG_NR ? nc - j : SG_NR;
                     for (int i = ic; i < m && i < ic + SG_MC; i += SG_MR)
                         sg_kernel(kc, ap + (ptrdiff_t)i * k + (ptrdiff_t)pc * SG_MR, bwork + (ptrdiff_t)j * kc, NULL,
-                                  c + (ptrdiff_t)i * ldc + jc + j, ldc, step_beta, m - i < SG_MR ? m - i : SG_MR, cols);
+                                  NULL, c + (ptrdiff_t)i * ldc + jc + j, ldc, step_beta, m - i < SG_MR ? m - i : SG_MR,
+                                  cols);
                 }
         }
     }
@@ -270,8 +296,8 @@ static void sg_pack_a(int m, int k, const float* a, ptrdiff_t a_row, ptrdiff_t a
 static void sg_gemm_packed(int m, int n, int k, const float* ap, const float* b, ptrdiff_t b_row,
                            ptrdiff_t b_col, const ptrdiff_t* b_offsets, float beta, float* c, ptrdiff_t ldc,
                            float* bwork) {}
-static void sg_gemm_offsets(int m, int n, int k, const float* ap, const float* b, const ptrdiff_t* offsets,
-                            float beta, float* c, ptrdiff_t ldc) {}
+static void sg_conv_tiles(int m, int j0, int j1, int k, const float* ap, const float* b, const ptrdiff_t* offsets,
+                          const float* bias, float* out, ptrdiff_t out_plane, int wp, int wo, int hp, int ho) {}
 static void sg_line(float* dst, const float* src, int before, int count, int stride, int after) {}
 static void sg_depthwise(int row0, int rows, int col0, int width, int per_slice, ptrdiff_t slice,
                          ptrdiff_t src_row, ptrdiff_t dst_row, int taps, const float* w, const ptrdiff_t* offsets,

@@ -227,8 +227,8 @@ def _on_grid(plan, a):
 
 
 def _native_forward(x, w, bias, geom, plan, kind):
-    """The forward by a native kernel: depthwise straight into the output row by row; the implicit GEMM
-    on the padded grid (whole 32-wide tiles even for narrow images), the outputs cut out of it afterwards."""
+    """The forward by a native kernel, straight into the output: depthwise row by row; the implicit GEMM
+    over the positions of the padded grid (whole 32-wide tiles even for narrow images)."""
     (_, hp, wp), (do, ho, wo) = plan.padded, plan.out
     n_threads = threads.get_num_threads()
     if kind == "depthwise":
@@ -237,15 +237,14 @@ def _native_forward(x, w, bias, geom, plan, kind):
         native.conv_depthwise(plan.pad_input(x), w.reshape(geom.out_channels, -1), bias, plan.offsets, out,
                               plan.padded, plan.out, n_threads)
         return out.reshape(geom.output_shape)
-    out = np.empty((geom.batch, geom.out_channels, do * hp * wp), x.dtype)
-    out[...] = 0 if bias is None else bias[:, None]
+    out = np.empty((geom.batch, geom.out_channels, do * ho * wo), x.dtype)
+    bias = np.zeros(geom.out_channels, x.dtype) if bias is None else bias
     w2 = w.reshape(geom.out_channels, -1)
     packed = np.empty(geom.groups * native.packed_size(geom.out_channels // geom.groups, w2.shape[1]), x.dtype)
     native.pack_weights(w2, geom.groups, False, packed)
-    native.conv_implicit(plan.pad_input(x), packed, _tap_offsets(plan, geom), out, geom.groups,
-                         _last_position(plan), _BLOCK, n_threads)
-    dense = out.reshape((geom.batch, geom.out_channels, do, hp, wp))[:, :, :, :ho, :wo]
-    return np.ascontiguousarray(dense).reshape(geom.output_shape)
+    native.conv_implicit(plan.pad_input(x), packed, _tap_offsets(plan, geom), bias, out, geom.groups, plan.padded,
+                         plan.out, _BLOCK, n_threads)
+    return out.reshape(geom.output_shape)
 
 
 def forward(x, w, bias, geom):
