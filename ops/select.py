@@ -128,14 +128,18 @@ def conv_cost(name, op, geom, itemsize, threads):
             copied = math.prod(padded) * geom.in_channels + (out_positions * geom.out_channels if op == "grad_weight" else 0)
             work = geom.flops / 2 * DEPTHWISE_MAC + geom.batch * copied * PACK_ELEMENT
             return CALL + _parallel(work, geom.batch * geom.in_channels, threads)
-        if fast and stride_one and (cg if op == "grad_input" else kg) >= 4:
-            # the implicit GEMM over the padded grid: rows as wide as the padded input
+        strided_forward = op == "forward" and geom.stride[-1] <= 2 and not any(s > 1 for s in geom.stride[:-2])
+        if fast and (stride_one or strided_forward) and (cg if op == "grad_input" else kg) >= 4:
+            # the implicit GEMM over the padded grid (split into stride phases): rows as wide as the input
             spans = [d * (k - 1) for k, d in zip(geom.kernel, geom.dilation)]
             if op == "grad_input":
                 wide = math.prod(geom.in_spatial[:-1]) * (geom.in_spatial[-1] + spans[-1])
                 copied = math.prod(o + s for o, s in zip(geom.out_spatial, spans)) * geom.out_channels
             else:
-                wide, copied = out_positions // geom.out_spatial[-1] * padded[-1], math.prod(padded) * geom.in_channels
+                wide = out_positions // geom.out_spatial[-1] * -(-padded[-1] // geom.stride[-1])
+                if geom.nd > 1:
+                    wide = wide // geom.out_spatial[-2] * -(-padded[-2] // geom.stride[-2])
+                copied = math.prod(padded) * geom.in_channels * (1 if stride_one else 2)
                 if op == "grad_weight":  # grad_out spread on the grid, the taps packed (transposed) from the input
                     copied += wide * (geom.out_channels + geom.in_channels * kvol)
             waste = _tile_waste(cg if op == "grad_input" else kg)

@@ -30,7 +30,7 @@ cdef extern from "sgemm.h" nogil:
     void sg_gemm_packed(int m, int n, int k, const float* ap, const float* b, ptrdiff_t b_row, ptrdiff_t b_col,
                         const ptrdiff_t* b_offsets, float beta, float* c, ptrdiff_t ldc, float* bwork)
     void sg_conv_tiles(int m, int j0, int j1, int k, const float* ap, const float* b, const ptrdiff_t* offsets,
-                       const float* bias, float* out, ptrdiff_t out_plane, int wp, int wo, int hp, int ho)
+                       int step, const float* bias, float* out, ptrdiff_t out_plane, int wp, int wo, int hp, int ho)
     void sg_line(float* dst, const float* src, int before, int count, int stride, int after)
     void sg_depthwise(int row0, int rows, int col0, int width, int per_slice, ptrdiff_t slice, ptrdiff_t src_row,
                       ptrdiff_t dst_row, int taps, const float* w, const ptrdiff_t* offsets, const float* src,
@@ -386,28 +386,30 @@ def conv_grad_weight(const floating[:, :, :, :, ::1] x, const floating[:, :, ::1
 
 
 def conv_implicit(const float[:, :, ::1] xp, const float[::1] packed, const Py_ssize_t[::1] offsets,
-                  const float[::1] bias, float[:, :, ::1] out, Py_ssize_t groups, padded, out_size, Py_ssize_t chunk,
-                  int threads):
-    """out[n, k] (Do * Ho * Wo) = bias[k] + sum over (c, t) of w[k, c, t] * xp[n, group(k) * Cg + c] at
-    offsets[c * T + t] from each output's window.
+                  const float[::1] bias, float[:, :, ::1] out, Py_ssize_t groups, grid, out_size, Py_ssize_t step,
+                  Py_ssize_t chunk, int threads):
+    """out[n, k] (Do * Ho * Wo) = bias[k] + sum over (c, t) of w[k, c, t] * xp[n, group(k) * Cg, offsets[c * T + t] + step * j],
+    j = (oz * Hq + oy) * Wq + ox the output's position on the grid (Do, Hq, Wq) = `grid`.
 
-    The stride-1 conv as an implicit GEMM (no im2col) over the positions of the padded grid (`padded`
-    (Dp, Hp, Wp)), xp (N, C, V) the padded, flattened input; packed: pack_weights(w, groups, False).
+    The conv as an implicit GEMM (no im2col): xp (N, C, V) is the padded input, split into stride phases
+    where it is strided, flattened; step the stride along W (1 or 2); packed: pack_weights(w, groups, False).
     One task per (image, group, chunk of positions). float32 with the AVX-512 kernel only (fast_sgemm()).
     """
     cdef Py_ssize_t N = xp.shape[0], Cg = xp.shape[1] // groups, K = out.shape[1], Kg = K // groups
-    cdef Py_ssize_t Hp = padded[1], Wp = padded[2], Do = out_size[0], Ho = out_size[1], Wo = out_size[2]
-    cdef Py_ssize_t count = (Do - 1) * Hp * Wp + Ho * Wp, chunks = (count + chunk - 1) // chunk
+    cdef Py_ssize_t Hq = grid[1], Wq = grid[2], Do = out_size[0], Ho = out_size[1], Wo = out_size[2]
+    cdef Py_ssize_t count = (Do - 1) * Hq * Wq + (Ho - 1) * Wq + Wo, chunks = (count + chunk - 1) // chunk
     cdef Py_ssize_t depth = offsets.shape[0], packed_group = packed.shape[0] // groups, task, n, grp, j0
     if not _fast:
         raise RuntimeError("the AVX-512 kernel is not in use on this CPU (fast_sgemm() is False)")
+    if step not in (1, 2):
+        raise ValueError(f"the implicit GEMM reads along W with step 1 or 2, not {step}")
     for task in prange(N * groups * chunks, nogil=True, schedule="dynamic", num_threads=threads):
         n = task // (groups * chunks)
         grp = (task // chunks) % groups
         j0 = (task % chunks) * chunk
         sg_conv_tiles(<int>Kg, <int>j0, <int>min(j0 + chunk, count), <int>depth, &packed[grp * packed_group],
-                      &xp[n, grp * Cg, 0], <const ptrdiff_t*>&offsets[0], &bias[grp * Kg], &out[n, grp * Kg, 0],
-                      out.shape[2], <int>Wp, <int>Wo, <int>Hp, <int>Ho)
+                      &xp[n, grp * Cg, 0], <const ptrdiff_t*>&offsets[0], <int>step, &bias[grp * Kg],
+                      &out[n, grp * Kg, 0], out.shape[2], <int>Wq, <int>Wo, <int>Hq, <int>Ho)
 
 
 def conv_implicit_grad_weight(const float[:, :, ::1] xp, const float[:, :, ::1] grad_rows,

@@ -132,26 +132,42 @@ SG_TARGET static void sg_pack_a(int m, int k, const float* a, ptrdiff_t a_row, p
     }
 }
 
+static inline __mmask16 sg_mask(int n) { return n >= 16 ? 0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+
+#define SG_ACCUMULATE(b0, b1)                                   \
+    _Pragma("GCC unroll 8")                                     \
+    for (int i = 0; i < SG_MR; i++) {                           \
+        __m512 a = _mm512_set1_ps(ap[i]);                       \
+        acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);          \
+        acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);          \
+    }                                                           \
+    ap += SG_MR;
+
 /* One MR x NR tile: c = beta * c + bias + ap-panel x B over kc, only mr x nr of it stored (bias: one value
-   per row, or NULL). Row p of B is the packed panel's (b + p * NR) or, with offsets, b + offsets[p] read
-   in place (masked past nr). */
-SG_TARGET static void sg_kernel(int kc, const float* ap, const float* b, const ptrdiff_t* offsets,
+   per row, or NULL). Row p of B is the packed panel's (b + p * NR) or, with offsets, read in place at
+   b + offsets[p], every element (step 1) or every other one (step 2; gathered by permutes), masked past nr. */
+SG_TARGET static void sg_kernel(int kc, const float* ap, const float* b, const ptrdiff_t* offsets, int step,
                                 const float* bias, float* c, ptrdiff_t ldc, float beta, int mr, int nr) {
     __m512 acc[SG_MR][2];
-    __mmask16 m0 = nr >= 16 ? 0xFFFF : (__mmask16)((1u << nr) - 1);
-    __mmask16 m1 = nr >= 32 ? 0xFFFF : nr <= 16 ? 0 : (__mmask16)((1u << (nr - 16)) - 1);
+    __mmask16 m0 = sg_mask(nr), m1 = sg_mask(nr - 16);
 #pragma GCC unroll 8
     for (int i = 0; i < SG_MR; i++) acc[i][0] = acc[i][1] = _mm512_set1_ps(bias && i < mr ? bias[i] : 0.0f);
-    for (int p = 0; p < kc; p++) {
-        const float* row = offsets ? b + offsets[p] : b + p * SG_NR;
-        __m512 b0 = _mm512_maskz_loadu_ps(m0, row), b1 = _mm512_maskz_loadu_ps(m1, row + 16);
-#pragma GCC unroll 8
-        for (int i = 0; i < SG_MR; i++) {
-            __m512 a = _mm512_set1_ps(ap[i]);
-            acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
-            acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+    if (step == 2) {  /* positions j read elements 2j: the first 2 nr - 1 of the row */
+        const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        int reach = 2 * nr - 1;
+        __mmask16 q0 = sg_mask(reach), q1 = sg_mask(reach - 16), q2 = sg_mask(reach - 32), q3 = sg_mask(reach - 48);
+        for (int p = 0; p < kc; p++) {
+            const float* row = b + offsets[p];
+            __m512 b0 = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(q0, row), evens, _mm512_maskz_loadu_ps(q1, row + 16));
+            __m512 b1 = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(q2, row + 32), evens, _mm512_maskz_loadu_ps(q3, row + 48));
+            SG_ACCUMULATE(b0, b1)
         }
-        ap += SG_MR;
+    } else {
+        for (int p = 0; p < kc; p++) {
+            const float* row = offsets ? b + offsets[p] : b + p * SG_NR;
+            __m512 b0 = _mm512_maskz_loadu_ps(m0, row), b1 = _mm512_maskz_loadu_ps(m1, row + 16);
+            SG_ACCUMULATE(b0, b1)
+        }
     }
     __m512 vbeta = _mm512_set1_ps(beta);
 #pragma GCC unroll 8
@@ -169,18 +185,20 @@ SG_TARGET static void sg_kernel(int kc, const float* ap, const float* b, const p
 
 /* The implicit GEMM of a stride-1 conv: out = bias + A B over the wide positions j in [j0, j1) of the
    padded grid (slices of hp rows of wp columns), A packed by sg_pack_a (m filters x k taps), B(p, j) =
-   b[offsets[p] + j] read in place from the padded input. Each 8 x 32 tile goes through a small buffer
+   b[offsets[p] + step * j] read in place from the padded input (split into stride phases where the
+   conv is strided, so that step is the stride along W). Each 8 x 32 tile goes through a small buffer
    and only its outputs (row < ho, column < wo) reach out, channel i at out + i * out_plane, output
    (slice, row, column) at ((slice * ho) + row) * wo + column: no padded-grid output to crop afterwards. */
 SG_TARGET static void sg_conv_tiles(int m, int j0, int j1, int k, const float* ap, const float* b,
-                                    const ptrdiff_t* offsets, const float* bias, float* out, ptrdiff_t out_plane,
-                                    int wp, int wo, int hp, int ho) {
+                                    const ptrdiff_t* offsets, int step, const float* bias, float* out,
+                                    ptrdiff_t out_plane, int wp, int wo, int hp, int ho) {
     float tile[SG_MR * SG_NR] __attribute__((aligned(64)));
     for (int j = j0; j < j1; j += SG_NR) {
         int cols = j1 - j < SG_NR ? j1 - j : SG_NR;
         for (int i = 0; i < m; i += SG_MR) {
             int mr = m - i < SG_MR ? m - i : SG_MR;
-            sg_kernel(k, ap + (ptrdiff_t)i * k, b + j, offsets, bias ? bias + i : NULL, tile, SG_NR, 0.0f, mr, cols);
+            sg_kernel(k, ap + (ptrdiff_t)i * k, b + (ptrdiff_t)step * j, offsets, step, bias ? bias + i : NULL, tile,
+                      SG_NR, 0.0f, mr, cols);
             /* copy the tile's outputs line by line of the grid */
             int at = 0;
             while (at < cols) {
@@ -227,7 +245,7 @@ SG_TARGET static void sg_gemm_packed(int m, int n, int k, const float* ap, const
                     int cols = nc - j < SG_NR ? nc - j : SG_NR;
                     for (int i = ic; i < m && i < ic + SG_MC; i += SG_MR)
                         sg_kernel(kc, ap + (ptrdiff_t)i * k + (ptrdiff_t)pc * SG_MR, bwork + (ptrdiff_t)j * kc, NULL,
-                                  NULL, c + (ptrdiff_t)i * ldc + jc + j, ldc, step_beta, m - i < SG_MR ? m - i : SG_MR,
+                                  1, NULL, c + (ptrdiff_t)i * ldc + jc + j, ldc, step_beta, m - i < SG_MR ? m - i : SG_MR,
                                   cols);
                 }
         }
@@ -297,7 +315,8 @@ static void sg_gemm_packed(int m, int n, int k, const float* ap, const float* b,
                            ptrdiff_t b_col, const ptrdiff_t* b_offsets, float beta, float* c, ptrdiff_t ldc,
                            float* bwork) {}
 static void sg_conv_tiles(int m, int j0, int j1, int k, const float* ap, const float* b, const ptrdiff_t* offsets,
-                          const float* bias, float* out, ptrdiff_t out_plane, int wp, int wo, int hp, int ho) {}
+                          int step, const float* bias, float* out, ptrdiff_t out_plane, int wp, int wo, int hp,
+                          int ho) {}
 static void sg_line(float* dst, const float* src, int before, int count, int stride, int after) {}
 static void sg_depthwise(int row0, int rows, int col0, int width, int per_slice, ptrdiff_t slice,
                          ptrdiff_t src_row, ptrdiff_t dst_row, int taps, const float* w, const ptrdiff_t* offsets,

@@ -196,20 +196,64 @@ def _grad_weight(xp, grad_rows, offsets, bases, step, partial):
                         taps[t] += total
 
 
-def _native_kind(plan, geom, dtype):
-    """Which native kernel computes this geometry's forward and weight gradient: 'depthwise' (one channel
-    per filter), 'implicit' (the implicit GEMM, >= 4 filters per group), or None (the Numba kernels).
-    Native kernels need float32, stride 1 and an AVX-512 CPU."""
-    if not (plan.wide and dtype == np.float32 and native.fast_sgemm()):
+def _native_kind(geom, dtype, op):
+    """Which native kernel computes this pass: 'depthwise' (one channel per filter, stride 1), 'implicit'
+    (the implicit GEMM, >= 4 filters per group; stride 1, or for the forward a stride of 1 or 2 along W),
+    or None (the Numba kernels). Native kernels need float32 and an AVX-512 CPU."""
+    if dtype != np.float32 or not native.fast_sgemm():
         return None
+    stride_one = all(s == 1 for s in geom.stride)
     if geom.groups == geom.in_channels == geom.out_channels:
-        return "depthwise"
-    return "implicit" if geom.out_channels // geom.groups >= 4 else None
+        return "depthwise" if stride_one else None
+    if geom.out_channels // geom.groups < 4:
+        return None
+    return "implicit" if stride_one or (op == "forward" and geom.stride[-1] <= 2) else None
 
 
-def _tap_offsets(plan, geom):
-    """Flat offsets of every (input channel of a group, tap) from its group's first channel."""
-    return (np.arange(geom.in_channels // geom.groups)[:, None] * plan.volume + plan.offsets).reshape(-1)
+class _Phases:
+    """The padded input split into stride phases, for the implicit GEMM's forward: output (oz, oy, ox) reads
+    tap t at element offsets[t] + sw * j of its channel, j = (oz * Hq + oy) * Wq + ox on the grid (Do, Hq, Wq).
+
+    Phase (pz, py) of a channel holds the padded slices pz, pz + sd, ... and rows py, py + sh, ..., each
+    Wq * sw wide, so that a strided conv reads rows as a stride-1 one does and every other element along W
+    where sw is 2. A tap at k * dilation = s * shift + phase reads phase `phase` at `shift`. With stride 1
+    this is the padded input itself.
+    """
+
+    def __init__(self, geom):
+        fill = 3 - geom.nd
+        kernel, stride = (1,) * fill + geom.kernel, (1,) * fill + geom.stride
+        dilation, out = (1,) * fill + geom.dilation, (1,) * fill + geom.out_spatial
+        self.spatial = (1,) * fill + geom.in_spatial
+        self.lows = (0,) * fill + tuple(lo for lo, _ in geom.padding)
+        reach = [(o - 1) * s + d * (k - 1) + 1 for o, s, d, k in zip(out, stride, dilation, kernel)]
+        (sd, sh, sw), (dp, hp, wp) = stride, reach
+        dq, hq, wq = -(-dp // sd), -(-hp // sh), -(-wp // sw)
+        self.phases = (sd, sh, dq, hq, wq * sw)
+        self.grid, self.out, self.step = (out[0], hq, wq), out, sw
+        z, y, x = np.indices(kernel).reshape(3, -1) * np.array(dilation)[:, None]
+        self.offsets = ((((z % sd) * sh + y % sh) * dq + z // sd) * hq + y // sh) * wq * sw + x
+        count = (out[0] - 1) * hq * wq + (out[1] - 1) * wq + out[2]
+        # the last tile's masked loads stop at its last output's window, which may end past the phases
+        self.volume = max(int(np.prod(self.phases)), int(self.offsets.max()) + sw * (count - 1) + 1)
+
+    def split(self, x):
+        """(N, C, *S) -> (N, C, volume): zero-padded, split into phases, flattened."""
+        n, c = x.shape[:2]
+        sd, sh, dq, hq, wr = self.phases
+        padded = np.zeros((n, c, dq * sd, hq * sh, wr), x.dtype)
+        # cells past the last window are never read (strided convs), so they may fall outside
+        kept = [min(size, full - lo) for lo, size, full in zip(self.lows, self.spatial, padded.shape[2:])]
+        padded[(Ellipsis,) + tuple(slice(lo, lo + k) for lo, k in zip(self.lows, kept))] = \
+            x.reshape((n, c) + self.spatial)[(Ellipsis,) + tuple(slice(0, k) for k in kept)]
+        phased = np.zeros((n, c, self.volume), x.dtype)
+        view = phased[:, :, :int(np.prod(self.phases))].reshape((n, c) + self.phases)
+        view[...] = padded.reshape(n, c, dq, sd, hq, sh, wr).transpose(0, 1, 3, 5, 2, 4, 6)
+        return phased
+
+    def tap_offsets(self, geom):
+        """Offsets of every (input channel of a group, tap) from its group's first channel."""
+        return (np.arange(geom.in_channels // geom.groups)[:, None] * self.volume + self.offsets).reshape(-1)
 
 
 def _last_position(plan):
@@ -226,33 +270,32 @@ def _on_grid(plan, a):
     return grid
 
 
-def _native_forward(x, w, bias, geom, plan, kind):
+def _native_forward(x, w, bias, geom, kind):
     """The forward by a native kernel, straight into the output: depthwise row by row; the implicit GEMM
-    over the positions of the padded grid (whole 32-wide tiles even for narrow images)."""
-    (_, hp, wp), (do, ho, wo) = plan.padded, plan.out
+    over the positions of the phase grid (whole 32-wide tiles even for narrow images)."""
     n_threads = threads.get_num_threads()
+    out = np.empty((geom.batch, geom.out_channels, int(np.prod(geom.out_spatial))), x.dtype)
+    bias = np.zeros(geom.out_channels, x.dtype) if bias is None else bias
     if kind == "depthwise":
-        out = np.empty((geom.batch, geom.out_channels, do * ho * wo), x.dtype)
-        bias = np.zeros(geom.out_channels, x.dtype) if bias is None else bias
+        plan = _Plan(geom)
         native.conv_depthwise(plan.pad_input(x), w.reshape(geom.out_channels, -1), bias, plan.offsets, out,
                               plan.padded, plan.out, n_threads)
         return out.reshape(geom.output_shape)
-    out = np.empty((geom.batch, geom.out_channels, do * ho * wo), x.dtype)
-    bias = np.zeros(geom.out_channels, x.dtype) if bias is None else bias
+    phases = _Phases(geom)
     w2 = w.reshape(geom.out_channels, -1)
     packed = np.empty(geom.groups * native.packed_size(geom.out_channels // geom.groups, w2.shape[1]), x.dtype)
     native.pack_weights(w2, geom.groups, False, packed)
-    native.conv_implicit(plan.pad_input(x), packed, _tap_offsets(plan, geom), bias, out, geom.groups, plan.padded,
-                         plan.out, _BLOCK, n_threads)
+    native.conv_implicit(phases.split(x), packed, phases.tap_offsets(geom), bias, out, geom.groups, phases.grid,
+                         phases.out, phases.step, _BLOCK, n_threads)
     return out.reshape(geom.output_shape)
 
 
 def forward(x, w, bias, geom):
     """x (N, C, *S), w (K, C // groups, *k), bias (K,) or None -> (N, K, *S_out)."""
-    plan = _Plan(geom)
-    kind = _native_kind(plan, geom, x.dtype)
+    kind = _native_kind(geom, x.dtype, "forward")
     if kind:
-        return _native_forward(x, w, bias, geom, plan, kind)
+        return _native_forward(x, w, bias, geom, kind)
+    plan = _Plan(geom)
     rows = np.empty((geom.batch, geom.out_channels) + plan.row_shape, x.dtype)
     bias = np.zeros(geom.out_channels, x.dtype) if bias is None else bias
     _forward(plan.pad_input(x), plan.weights(w), bias, plan.offsets, plan.bases, plan.step, rows)
@@ -277,13 +320,13 @@ def grad_input(grad_out, w, geom):
     plan = _Plan(geom)
     if plan.wide:
         crop, transposed = _transposed(geom)
-        kind = _native_kind(_Plan(transposed), transposed, grad_out.dtype)
+        kind = _native_kind(transposed, grad_out.dtype, "forward")
         if kind:
             groups, kg, cg = geom.groups, geom.out_channels // geom.groups, geom.in_channels // geom.groups
             flipped = np.flip(w, axis=tuple(range(2, 2 + geom.nd))).reshape((groups, kg, cg) + geom.kernel)
             wt = np.ascontiguousarray(flipped.swapaxes(1, 2)).reshape((geom.in_channels, kg) + geom.kernel)
             g = np.ascontiguousarray(grad_out[(Ellipsis,) + crop])
-            return _native_forward(g, wt, None, transposed, _Plan(transposed), kind)
+            return _native_forward(g, wt, None, transposed, kind)
     grad = np.empty((geom.batch, geom.in_channels, plan.volume), grad_out.dtype)
     _grad_input(plan.to_rows(grad_out), plan.weights(w), plan.offsets, plan.bases, plan.step, grad)
     return plan.crop_input(grad, geom.input_shape)
@@ -292,7 +335,7 @@ def grad_input(grad_out, w, geom):
 def grad_weight(x, grad_out, geom):
     """x (N, C, *S), grad_out (N, K, *S_out) -> (K, C // groups, *k)."""
     plan = _Plan(geom)
-    kind = _native_kind(plan, geom, x.dtype)
+    kind = _native_kind(geom, x.dtype, "grad_weight")
     n_threads = threads.get_num_threads()
     if kind == "depthwise":
         grad = np.zeros((geom.out_channels, len(plan.offsets)), x.dtype)
@@ -300,7 +343,7 @@ def grad_weight(x, grad_out, geom):
                                           plan.offsets, grad, plan.padded, plan.out, n_threads)
         return grad.reshape(geom.weight_shape)
     if kind == "implicit":  # products of grad_out on the grid with the taps packed (transposed) from the input
-        offsets = _tap_offsets(plan, geom)
+        offsets = (np.arange(geom.in_channels // geom.groups)[:, None] * plan.volume + plan.offsets).reshape(-1)
         partial = np.zeros((n_threads, geom.out_channels, offsets.size), x.dtype)
         work = np.empty((n_threads, native.scratch_size(0, _BLOCK, geom.out_channels)), x.dtype)
         native.conv_implicit_grad_weight(plan.pad_input(x), _on_grid(plan, grad_out), offsets, partial,

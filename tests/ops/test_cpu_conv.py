@@ -113,12 +113,19 @@ def test_direct_on_the_native_kernels_and_on_numba(rng, product):
     """Stride-1 convs with >= 4 filters per group run the direct algorithm's native implicit GEMM in
     float32, depthwise ones its native depthwise kernel (grad_input as a conv of grad_out for both), else
     its Numba kernels: 1-3 dims, dilation, groups, 'same' with an even kernel, padding larger than the
-    kernel (negative padding for grad_input), more taps than the depthwise weight gradient keeps at once."""
+    kernel (negative padding for grad_input), more taps than the depthwise weight gradient keeps at once,
+    and strides (the implicit GEMM's forward reads stride phases, along W every element or every other)."""
     cases = [((2, 5, 13, 12), (8, 5, 3, 4), dict(padding="same")),
              ((2, 6, 15, 14), (6, 1, 3, 3), dict(padding=1, groups=6)),
              ((1, 3, 8, 9, 7), (3, 1, 2, 3, 3), dict(padding=(0, 2, 1), dilation=(2, 1, 1), groups=3)),
              ((2, 4, 23, 21), (4, 1, 5, 6), dict(padding=4, groups=4)),
              ((1, 2, 300), (2, 1, 17), dict(padding="same", groups=2)),
+             ((2, 3, 31, 30), (8, 3, 7, 7), dict(stride=2, padding=3)),
+             ((2, 6, 17, 19), (12, 3, 3, 4), dict(stride=(1, 2), padding=(2, 1), dilation=(1, 2), groups=2)),
+             ((1, 4, 16, 15), (9, 4, 3, 3), dict(stride=(3, 1), padding=1)),
+             ((1, 4, 16, 15), (9, 4, 3, 3), dict(stride=(1, 3), padding=1)),
+             ((2, 5, 33), (8, 5, 4), dict(stride=2, padding=5)),
+             ((1, 3, 7, 9, 8), (8, 3, 3, 3, 2), dict(stride=(2, 1, 2), padding=(1, 0, 1))),
              ((1, 8, 9, 11), (12, 4, 3, 3), dict(padding=3, dilation=2, groups=2)),
              ((2, 6, 19), (10, 6, 5), dict(padding=6)),
              ((1, 4, 6, 7, 5), (9, 4, 3, 2, 3), dict(padding=(1, 0, 2), dilation=(1, 2, 1))),
