@@ -128,8 +128,8 @@ def conv_cost(name, op, geom, itemsize, threads):
             copied = math.prod(padded) * geom.in_channels + (out_positions * geom.out_channels if op == "grad_weight" else 0)
             work = geom.flops / 2 * DEPTHWISE_MAC + geom.batch * copied * PACK_ELEMENT
             return CALL + _parallel(work, geom.batch * geom.in_channels, threads)
-        strided_forward = op == "forward" and geom.stride[-1] <= 2 and not any(s > 1 for s in geom.stride[:-2])
-        if fast and (stride_one or strided_forward) and (cg if op == "grad_input" else kg) >= 4:
+        phased = op != "grad_input" and geom.stride[-1] <= 2  # strided forward and weight gradient: stride phases
+        if fast and (stride_one or phased) and (cg if op == "grad_input" else kg) >= 4:
             # the implicit GEMM over the padded grid (split into stride phases): rows as wide as the input
             spans = [d * (k - 1) for k, d in zip(geom.kernel, geom.dilation)]
             if op == "grad_input":

@@ -412,30 +412,34 @@ def conv_implicit(const float[:, :, ::1] xp, const float[::1] packed, const Py_s
                       &out[n, grp * Kg, 0], out.shape[2], <int>Wq, <int>Wo, <int>Hq, <int>Ho)
 
 
-def conv_implicit_grad_weight(const float[:, :, ::1] xp, const float[:, :, ::1] grad_rows,
+def conv_implicit_grad_weight(const float[:, :, ::1] xp, const float[:, :, ::1] grad_grid,
                               const Py_ssize_t[::1] offsets, float[:, :, ::1] partial, Py_ssize_t groups,
-                              Py_ssize_t count, Py_ssize_t chunk, float[:, ::1] work, int threads):
-    """partial[t, k, c * T + tap] += sum over j < count of grad_rows[n, k, j] * xp[n, group(k) * Cg + c, offsets[c * T + tap] + j].
+                              Py_ssize_t count, Py_ssize_t step, Py_ssize_t chunk, float[:, ::1] work, int threads):
+    """partial[t, k, c * T + tap] += sum over j < count of grad_grid[n, k, j] * xp[n, group(k) * Cg + c, offsets[c * T + tap] + step * j].
 
-    The weight gradient of a stride-1 conv as an implicit GEMM, the transposed taps packed straight
-    from the padded input xp (N, C, V); grad_rows (N, K, V') holds grad_out on the padded grid, zero
-    off the outputs. partial: (threads, K, Cg * T), zero on entry, summed over threads afterwards;
-    work: (threads, scratch_size(0, chunk, K)). float32 with the AVX-512 kernel only.
+    The weight gradient as an implicit GEMM, the taps packed (transposed, 8 x 8 blocks) straight from xp, the
+    padded input split into stride phases as for conv_implicit; grad_grid (N, K, positions) holds grad_out
+    on that grid, zero off the outputs. partial: (threads, K, Cg * T), zero on entry, summed over threads
+    afterwards; work: (threads, scratch_size(0, chunk, K)). float32 with the AVX-512 kernel only.
     """
-    cdef Py_ssize_t N = xp.shape[0], Cg = xp.shape[1] // groups, K = grad_rows.shape[1], Kg = K // groups
+    cdef Py_ssize_t N = xp.shape[0], Cg = xp.shape[1] // groups, K = grad_grid.shape[1], Kg = K // groups
     cdef Py_ssize_t depth = offsets.shape[0], chunks = (count + chunk - 1) // chunk
     cdef Py_ssize_t task, n, grp, j0, t
     cdef float* scratch
+    if not _fast:
+        raise RuntimeError("the AVX-512 kernel is not in use on this CPU (fast_sgemm() is False)")
+    if step not in (1, 2):
+        raise ValueError(f"the implicit GEMM reads along W with step 1 or 2, not {step}")
     for task in prange(N * chunks, nogil=True, schedule="dynamic", num_threads=threads):
         n = task // chunks
         j0 = (task % chunks) * chunk
         t = threadid()
         scratch = &work[t, 0]
         for grp in range(groups):
-            sg_pack_a(<int>Kg, <int>min(chunk, count - j0), &grad_rows[n, grp * Kg, j0], grad_rows.shape[2], 1,
+            sg_pack_a(<int>Kg, <int>min(chunk, count - j0), &grad_grid[n, grp * Kg, j0], grad_grid.shape[2], 1,
                       scratch + sg_b_work())
             sg_gemm_packed(<int>Kg, <int>depth, <int>min(chunk, count - j0), scratch + sg_b_work(),
-                           &xp[n, grp * Cg, 0] + j0, 1, 0, <const ptrdiff_t*>&offsets[0], 1,
+                           &xp[n, grp * Cg, 0] + step * j0, step, 0, <const ptrdiff_t*>&offsets[0], 1,
                            &partial[t, grp * Kg, 0], depth, scratch)
 
 

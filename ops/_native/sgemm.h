@@ -39,11 +39,19 @@ static inline int sg_available(void) {
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
 }
 
-/* Transpose the 8 x 8 block whose row i starts at rows[i] into dst (row stride dst_ld): dst[j][i] = rows[i][j]. */
-SG_TARGET static inline void sg_transpose8(const float* const* rows, float* dst, ptrdiff_t dst_ld) {
-    __m256 r0 = _mm256_loadu_ps(rows[0]), r1 = _mm256_loadu_ps(rows[1]), r2 = _mm256_loadu_ps(rows[2]),
-           r3 = _mm256_loadu_ps(rows[3]), r4 = _mm256_loadu_ps(rows[4]), r5 = _mm256_loadu_ps(rows[5]),
-           r6 = _mm256_loadu_ps(rows[6]), r7 = _mm256_loadu_ps(rows[7]);
+/* Eight floats from src, src + step, ... (step 1 or 2; step 2 gathered by a permute, reading src[0 .. 14]). */
+SG_TARGET static inline __m256 sg_load8(const float* src, int step) {
+    if (step == 1) return _mm256_loadu_ps(src);
+    const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 0, 0, 0, 0, 0, 0, 0, 0);
+    return _mm512_castps512_ps256(_mm512_permutexvar_ps(evens, _mm512_maskz_loadu_ps(0x7FFF, src)));
+}
+
+/* Transpose the 8 x 8 block whose row i is rows[i][0], rows[i][step], ... into dst (row stride dst_ld):
+   dst[j][i] = rows[i][j * step]. */
+SG_TARGET static inline void sg_transpose8(const float* const* rows, int step, float* dst, ptrdiff_t dst_ld) {
+    __m256 r0 = sg_load8(rows[0], step), r1 = sg_load8(rows[1], step), r2 = sg_load8(rows[2], step),
+           r3 = sg_load8(rows[3], step), r4 = sg_load8(rows[4], step), r5 = sg_load8(rows[5], step),
+           r6 = sg_load8(rows[6], step), r7 = sg_load8(rows[7], step);
     __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1), t2 = _mm256_unpacklo_ps(r2, r3),
            t3 = _mm256_unpackhi_ps(r2, r3), t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
            t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
@@ -63,7 +71,7 @@ SG_TARGET static inline void sg_transpose8(const float* const* rows, float* dst,
 
 /* Pack `rows` (<= width) rows x k columns of M into width-wide panels: dst[p * width + r] = M(r, p), rows
    beyond `rows` zero. M(r, p) = src[start(r) + p * col], start(r) = offsets[r] if offsets, else r * row.
-   The transposing case (col == 1) goes 8 x 8 blocks at a time. */
+   The transposing cases (col 1 or 2) go 8 x 8 blocks at a time. */
 SG_TARGET static void sg_pack_panel(int rows, int k, const float* src, ptrdiff_t row, const ptrdiff_t* offsets,
                                     ptrdiff_t col, float* dst, int width) {
     const float* starts[SG_NR];
@@ -76,16 +84,16 @@ SG_TARGET static void sg_pack_panel(int rows, int k, const float* src, ptrdiff_t
         }
         return;
     }
-    if (col == 1) {  /* groups of 8 whole rows, 8 columns at a time */
+    if (col == 1 || col == 2) {  /* groups of 8 whole rows, 8 columns at a time */
         const float* block[8];
         full = rows / 8 * 8;
         for (p = 0; p + 8 <= k; p += 8)
             for (r = 0; r < full; r += 8) {
-                for (int q = 0; q < 8; q++) block[q] = starts[r + q] + p;
-                sg_transpose8(block, dst + p * width + r, width);
+                for (int q = 0; q < 8; q++) block[q] = starts[r + q] + p * col;
+                sg_transpose8(block, (int)col, dst + p * width + r, width);
             }
         for (; p < k; p++)
-            for (r = 0; r < full; r++) dst[p * width + r] = starts[r][p];
+            for (r = 0; r < full; r++) dst[p * width + r] = starts[r][p * col];
     }
     for (p = 0; p < k; p++) {
         for (r = full; r < rows; r++) dst[p * width + r] = starts[r][p * col];

@@ -197,9 +197,9 @@ def _grad_weight(xp, grad_rows, offsets, bases, step, partial):
 
 
 def _native_kind(geom, dtype, op):
-    """Which native kernel computes this pass: 'depthwise' (one channel per filter, stride 1), 'implicit'
-    (the implicit GEMM, >= 4 filters per group; stride 1, or for the forward a stride of 1 or 2 along W),
-    or None (the Numba kernels). Native kernels need float32 and an AVX-512 CPU."""
+    """Which native kernel computes this forward or weight gradient: 'depthwise' (one channel per filter,
+    stride 1), 'implicit' (the implicit GEMM, >= 4 filters per group, a stride of 1 or 2 along W), or None
+    (the Numba kernels). Native kernels need float32 and an AVX-512 CPU."""
     if dtype != np.float32 or not native.fast_sgemm():
         return None
     stride_one = all(s == 1 for s in geom.stride)
@@ -207,7 +207,7 @@ def _native_kind(geom, dtype, op):
         return "depthwise" if stride_one else None
     if geom.out_channels // geom.groups < 4:
         return None
-    return "implicit" if stride_one or (op == "forward" and geom.stride[-1] <= 2) else None
+    return "implicit" if stride_one or geom.stride[-1] <= 2 else None
 
 
 class _Phases:
@@ -233,9 +233,8 @@ class _Phases:
         self.grid, self.out, self.step = (out[0], hq, wq), out, sw
         z, y, x = np.indices(kernel).reshape(3, -1) * np.array(dilation)[:, None]
         self.offsets = ((((z % sd) * sh + y % sh) * dq + z // sd) * hq + y // sh) * wq * sw + x
-        count = (out[0] - 1) * hq * wq + (out[1] - 1) * wq + out[2]
         # the last tile's masked loads stop at its last output's window, which may end past the phases
-        self.volume = max(int(np.prod(self.phases)), int(self.offsets.max()) + sw * (count - 1) + 1)
+        self.volume = max(int(np.prod(self.phases)), int(self.offsets.max()) + sw * (self.count() - 1) + 1)
 
     def split(self, x):
         """(N, C, *S) -> (N, C, volume): zero-padded, split into phases, flattened."""
@@ -255,19 +254,17 @@ class _Phases:
         """Offsets of every (input channel of a group, tap) from its group's first channel."""
         return (np.arange(geom.in_channels // geom.groups)[:, None] * self.volume + self.offsets).reshape(-1)
 
+    def count(self):
+        """One past the grid position of the last output."""
+        (do, ho, wo), (_, hq, wq) = self.out, self.grid
+        return (do - 1) * hq * wq + (ho - 1) * wq + wo
 
-def _last_position(plan):
-    """One past the last position of the padded grid that holds an output."""
-    (_, hp, wp), (do, ho, _) = plan.padded, plan.out
-    return (do - 1) * hp * wp + ho * wp
-
-
-def _on_grid(plan, a):
-    """(N, K, *S_out) -> (N, K, Do * Hp * Wp): spread on the padded grid, zero off the outputs."""
-    (_, hp, wp), (do, ho, wo) = plan.padded, plan.out
-    grid = np.zeros(a.shape[:2] + (do * hp * wp,), a.dtype)
-    grid.reshape(a.shape[:2] + (do, hp, wp))[:, :, :, :ho, :wo] = a.reshape(a.shape[:2] + (do, ho, wo))
-    return grid
+    def on_grid(self, a):
+        """(N, K, *S_out) -> (N, K, Do * Hq * Wq): the outputs placed on the grid, zero between them."""
+        (do, ho, wo), (_, hq, wq) = self.out, self.grid
+        grid = np.zeros(a.shape[:2] + (do * hq * wq,), a.dtype)
+        grid.reshape(a.shape[:2] + (do, hq, wq))[:, :, :, :ho, :wo] = a.reshape(a.shape[:2] + (do, ho, wo))
+        return grid
 
 
 def _native_forward(x, w, bias, geom, kind):
@@ -343,11 +340,12 @@ def grad_weight(x, grad_out, geom):
                                           plan.offsets, grad, plan.padded, plan.out, n_threads)
         return grad.reshape(geom.weight_shape)
     if kind == "implicit":  # products of grad_out on the grid with the taps packed (transposed) from the input
-        offsets = (np.arange(geom.in_channels // geom.groups)[:, None] * plan.volume + plan.offsets).reshape(-1)
+        phases = _Phases(geom)
+        offsets = phases.tap_offsets(geom)
         partial = np.zeros((n_threads, geom.out_channels, offsets.size), x.dtype)
         work = np.empty((n_threads, native.scratch_size(0, _BLOCK, geom.out_channels)), x.dtype)
-        native.conv_implicit_grad_weight(plan.pad_input(x), _on_grid(plan, grad_out), offsets, partial,
-                                         geom.groups, _last_position(plan), _BLOCK, work, n_threads)
+        native.conv_implicit_grad_weight(phases.split(x), phases.on_grid(grad_out), offsets, partial, geom.groups,
+                                         phases.count(), phases.step, _BLOCK, work, n_threads)
         return partial.sum(axis=0).reshape(geom.weight_shape)
     pairs = geom.out_channels * (geom.in_channels // geom.groups)
     chunks = min(geom.batch, max(1, -(-4 * n_threads // pairs)))
