@@ -32,6 +32,7 @@ cdef extern from "sgemm.h" nogil:
     void sg_conv_tiles(int m, int j0, int j1, int k, const float* ap, const float* b, const ptrdiff_t* offsets,
                        int step, const float* bias, float* out, ptrdiff_t out_plane, int wp, int wo, int hp, int ho)
     void sg_line(float* dst, const float* src, int before, int count, int stride, int after)
+    void sg_add_line(float* dst, const float* src, int count, int stride)
     void sg_depthwise(int row0, int rows, int col0, int width, int per_slice, ptrdiff_t slice, ptrdiff_t src_row,
                       ptrdiff_t dst_row, int taps, const float* w, const ptrdiff_t* offsets, const float* src,
                       float bias, float* dst)
@@ -167,7 +168,9 @@ cdef void _unpack(const floating* cols, floating* x, Py_ssize_t ld, Py_ssize_t c
                             dst = x + ((c * g.D + iz) * g.H + iy) * g.W
                             lo = min(max(ox, x_lo), ox + run)
                             hi = max(min(ox + run, x_hi), lo)
-                            if g.sw == 1:
+                            if floating is float and _fast:
+                                sg_add_line(dst + lo * g.sw + shift, src + lo - ox, <int>(hi - lo), <int>g.sw)
+                            elif g.sw == 1:
                                 for i in range(lo, hi):
                                     dst[i + shift] += src[i - ox]
                             else:

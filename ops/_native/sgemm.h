@@ -39,6 +39,8 @@ static inline int sg_available(void) {
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
 }
 
+static inline __mmask16 sg_mask(int n) { return n >= 16 ? 0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
+
 /* Eight floats from src, src + step, ... (step 1 or 2; step 2 gathered by a permute, reading src[0 .. 14]). */
 SG_TARGET static inline __m256 sg_load8(const float* src, int step) {
     if (step == 1) return _mm256_loadu_ps(src);
@@ -132,6 +134,29 @@ SG_TARGET static void sg_line(float* dst, const float* src, int before, int coun
     _mm512_mask_storeu_ps(dst + i, (__mmask16)((1u << (after - i)) - 1), zero);
 }
 
+/* One line of col2im: dst[i * stride] += src[i] for i < count, vector-wide for strides 1 and 2. */
+SG_TARGET static void sg_add_line(float* dst, const float* src, int count, int stride) {
+    int i = 0;
+    if (stride == 1) {
+        for (; i < count; i += 16) {
+            __mmask16 m = sg_mask(count - i);
+            _mm512_mask_storeu_ps(dst + i, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst + i), _mm512_maskz_loadu_ps(m, src + i)));
+        }
+        return;
+    }
+    if (stride == 2) {  /* 8 sources spread to the even lanes of 16 destinations at a time */
+        const __m512i spread = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+        for (; i < count; i += 8) {
+            int left = count - i < 8 ? count - i : 8;
+            __mmask16 evens = (__mmask16)(0x5555 & ((1u << (2 * left - 1)) - 1));
+            __m512 add = _mm512_permutexvar_ps(spread, _mm512_castps256_ps512(_mm256_maskz_loadu_ps((__mmask8)((1u << left) - 1), src + i)));
+            _mm512_mask_storeu_ps(dst + 2 * i, evens, _mm512_add_ps(_mm512_maskz_loadu_ps(evens, dst + 2 * i), add));
+        }
+        return;
+    }
+    for (; i < count; i++) dst[(ptrdiff_t)i * stride] += src[i];
+}
+
 /* Pack all of A (m x k) into MR-row panels over the full depth: ap needs sg_a_size(m, k) floats. */
 SG_TARGET static void sg_pack_a(int m, int k, const float* a, ptrdiff_t a_row, ptrdiff_t a_col, float* ap) {
     for (int i = 0; i < m; i += SG_MR) {
@@ -139,8 +164,6 @@ SG_TARGET static void sg_pack_a(int m, int k, const float* a, ptrdiff_t a_row, p
         sg_pack_panel(rows, k, a + i * a_row, a_row, NULL, a_col, ap + (ptrdiff_t)i * k, SG_MR);
     }
 }
-
-static inline __mmask16 sg_mask(int n) { return n >= 16 ? 0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
 #define SG_ACCUMULATE(b0, b1)                                   \
     _Pragma("GCC unroll 8")                                     \
@@ -326,6 +349,7 @@ static void sg_conv_tiles(int m, int j0, int j1, int k, const float* ap, const f
                           int step, const float* bias, float* out, ptrdiff_t out_plane, int wp, int wo, int hp,
                           int ho) {}
 static void sg_line(float* dst, const float* src, int before, int count, int stride, int after) {}
+static void sg_add_line(float* dst, const float* src, int count, int stride) {}
 static void sg_depthwise(int row0, int rows, int col0, int width, int per_slice, ptrdiff_t slice,
                          ptrdiff_t src_row, ptrdiff_t dst_row, int taps, const float* w, const ptrdiff_t* offsets,
                          const float* src, float bias, float* dst) {}
