@@ -4,6 +4,10 @@ Tensor(array) wraps without copying (the internal constructor); E.tensor(data)
 copies and picks PyTorch's default dtypes. Floating tensors are float32 or
 float64; integer and bool tensors carry labels and masks and never require a
 gradient. Gradients add up in .grad until zeroed, as in PyTorch.
+
+The array is a NumPy array (device 'cpu') or a Numba CUDA device array
+('cuda'); an op on tensors of different devices is a ValueError. Data crosses
+between host and device only at E.tensor, .to(), .numpy() and .item().
 """
 import numpy as np
 

@@ -3,11 +3,13 @@
 direct:      shared-memory tiled correlation (forward), gathered grad_input, row-reduced grad_weight
 gemm:        im2col / col2im packing + tiled shared-memory matrix products with register blocking
 pool:        max (with indices), average and blur pooling, forward and backward
-elementwise: bias add, ReLU, softmax / log-softmax, cross-entropy, sums over axes, SGD / Adam updates
+elementwise: bias add, ReLU, softmax / log-softmax, cross-entropy, reductions (sum, max, argmax), SGD / Adam updates
+maps:        broadcast unary / binary maps and strided gathers / scatters (transposes, broadcast_to, indexing)
+xp:          NumPy's functions on device arrays, the engine's array namespace on the GPU
 signal:      ops.correlate / convolve on the device through the direct kernel
 fft:         radix-2 Stockham FFT (fftn / ifftn) and FFT convolution
 arrays:      allocation, fills, flips, zero padding, 5-D views and launch sizes shared by the kernels
-indexing:    device functions for index arithmetic and block sums
+indexing:    device functions for index arithmetic and block reductions
 
 Which numba.cuda. The kernels are written against the `numba.cuda` API only,
 which Numba 0.68's built-in (deprecated, no longer developed) target and

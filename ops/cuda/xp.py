@@ -68,10 +68,8 @@ def asarray(a, dtype=None):
 
 
 def array(a, dtype=None, copy=True):
-    """A new device array holding a's values (cast to dtype)."""
-    if not copy:
-        return asarray(a, dtype)
-    if isinstance(a, _NUMBERS):
+    """A new device array holding a's values (cast to dtype); with copy=False, asarray."""
+    if not copy or isinstance(a, _NUMBERS):
         return asarray(a, dtype)
     a = _device(a)
     return maps.unary(maps.COPY, a, dtype=a.dtype if dtype is None else dtype)

@@ -69,6 +69,18 @@ def signatures(real):
     }
 
 
+def mixed_signatures():
+    """[(module, kernel, argument types)] the engine also launches with mixed dtypes: casts, float32 with
+    float64, integer labels and fills with Python ints."""
+    f32, f64, i64 = (_array(1, d) for d in (np.float32, np.float64, np.int64))
+    five = numba.typeof((1,) * 5)
+    i, f = numba.int64, numba.float64
+    return [("maps", "_unary", (i, f32, f64)), ("maps", "_unary", (i, f64, f32)), ("maps", "_unary", (i, i64, f64)),
+            ("maps", "_binary", (i, f32, f64, f64, five, five, five)), ("maps", "_gather", (i64, i64, i, five, five)),
+            ("arrays", "_fill", (f32, i)), ("arrays", "_fill", (i64, i)),
+            ("elementwise", "_reduce", (i, i64, i64, i64, five, five, five, five, i, f))]
+
+
 def kernels():
     """{(module, name): dispatcher} of every kernel (not device function) in ops.cuda."""
     found = {}
@@ -99,7 +111,12 @@ def main():
                 cuda.compile_ptx(found[(module, name)].py_func, argtypes, cc=TARGET)
             except Exception as error:  # report every kernel, not only the first
                 failures.append(f"{module}.{name} {np.dtype(real).name}: {type(error).__name__}: {error}")
-    print(f"{2 * len(found)} kernel signatures compiled for sm_{TARGET[0]}{TARGET[1]}, {len(failures)} failures")
+    for module, name, argtypes in mixed_signatures():
+        try:
+            cuda.compile_ptx(found[(module, name)].py_func, argtypes, cc=TARGET)
+        except Exception as error:
+            failures.append(f"{module}.{name} {argtypes}: {type(error).__name__}: {error}")
+    print(f"{2 * len(found) + len(mixed_signatures())} kernel signatures compiled for sm_{TARGET[0]}{TARGET[1]}, {len(failures)} failures")
     if failures:
         sys.exit("\n".join(failures))
 

@@ -1,6 +1,8 @@
 """The engine on device="cuda" against itself on the CPU: every op forward and backward, moves between devices,
 optimizers, state_dict, and a small CNN's training steps, which must not copy data between host and device."""
 import contextlib
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +13,8 @@ from engine import nn
 from tests.helpers import assert_close
 
 pytestmark = pytest.mark.cuda
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def _grad(shape):
@@ -250,3 +254,17 @@ def test_advanced_indexing_on_the_device_is_refused(rng):
     gpu = E.tensor(rng.standard_normal((3, 2)), device="cuda")
     with pytest.raises(NotImplementedError, match="basic"):
         gpu[np.array([0, 2])]
+
+
+def test_example_training_loop_runs_on_cuda(rng, capsys):
+    """examples/_common.py's epoch loop and accuracy with --device cuda (a tiny model: the simulator is slow)."""
+    spec = importlib.util.spec_from_file_location("examples_common", EXAMPLES / "_common.py")
+    common = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(common)
+    x, y = rng.standard_normal((6, 1, 3)).astype(np.float32), rng.integers(0, 2, 6)
+    E.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3, 2)).to("cuda")
+    history = common.train(model, E.optim.Adam(model.parameters(), lr=0.1), (x, y), (x, y), 2, 3, "cuda")
+    assert len(history["loss"]) == 2 and history["loss"][1] < history["loss"][0]
+    assert history["test_acc"][-1] == common.accuracy(model.to("cpu"), x, y, "cpu")
+    assert "epoch   2/2" in capsys.readouterr().out
