@@ -490,16 +490,20 @@ def conv_depthwise(const float[:, :, ::1] xp, const float[:, ::1] w, const float
                      <int>w.shape[1], &w[c, 0], <const ptrdiff_t*>&offsets[0], &xp[n, c, 0], bias[c], &out[n, c, 0])
 
 
-def conv_depthwise_grad_weight(const float[:, :, ::1] xp, const float[:, :, ::1] grad_out,
-                               const Py_ssize_t[::1] offsets, float[:, ::1] grad_w, padded, out_size, int threads):
-    """grad_w[c, t] = sum over n and outputs of grad_out[n, c] * xp[n, c] at offsets[t] from the output's window:
-    the weight gradient of a stride-1 depthwise conv; grad_out (N, C, Do * Ho * Wo). One task per channel,
-    which owns its row of grad_w."""
-    cdef Py_ssize_t N = xp.shape[0], C = xp.shape[1], Hp = padded[1], Wp = padded[2]
-    cdef Py_ssize_t Do = out_size[0], Ho = out_size[1], Wo = out_size[2], c, n
+def conv_pairs_grad_weight(const float[:, :, ::1] xp, const float[:, :, ::1] grad_out, const Py_ssize_t[::1] offsets,
+                           float[:, ::1] grad_w, Py_ssize_t groups, padded, out_size, int threads):
+    """grad_w[k, c * T + t] = sum over n and outputs of grad_out[n, k] * xp[n, group(k) * Cg + c] at offsets[t] from
+    the output's window: the weight gradient of a stride-1 conv as one correlation per (filter, channel) pair,
+    for few pairs (depthwise, first layers); grad_out (N, K, Do * Ho * Wo). One task per pair, which owns its
+    taps of grad_w."""
+    cdef Py_ssize_t N = xp.shape[0], Cg = xp.shape[1] // groups, K = grad_out.shape[1], Kg = K // groups
+    cdef Py_ssize_t T = offsets.shape[0], Hp = padded[1], Wp = padded[2]
+    cdef Py_ssize_t Do = out_size[0], Ho = out_size[1], Wo = out_size[2], pair, k, c, n
     if not _fast:
         raise RuntimeError("the AVX-512 kernel is not in use on this CPU (fast_sgemm() is False)")
-    for c in prange(C, nogil=True, schedule="static", num_threads=threads):
+    for pair in prange(K * Cg, nogil=True, schedule="dynamic", num_threads=threads):
+        k = pair // Cg
+        c = pair % Cg
         for n in range(N):
-            sg_depthwise_weight(<int>(Do * Ho), <int>Wo, <int>Ho, Hp * Wp, Wp, Wo, <int>offsets.shape[0],
-                                &grad_out[n, c, 0], <const ptrdiff_t*>&offsets[0], &xp[n, c, 0], &grad_w[c, 0])
+            sg_depthwise_weight(<int>(Do * Ho), <int>Wo, <int>Ho, Hp * Wp, Wp, Wo, <int>T, &grad_out[n, k, 0],
+                                <const ptrdiff_t*>&offsets[0], &xp[n, (k // Kg) * Cg + c, 0], &grad_w[k, c * T])

@@ -290,9 +290,11 @@ SG_TARGET static void sg_gemm_packed(int m, int n, int k, const float* ap, const
 SG_TARGET static void sg_depthwise(int row0, int rows, int col0, int width, int per_slice, ptrdiff_t slice,
                                    ptrdiff_t src_row, ptrdiff_t dst_row, int taps, const float* w,
                                    const ptrdiff_t* offsets, const float* src, float bias, float* dst) {
+    int depth = row0 / per_slice, row = row0 % per_slice;  /* counters, not a division per row */
     for (int r = row0; r < row0 + rows; r++) {
-        const float* line = src + (r / per_slice) * slice + (ptrdiff_t)(r % per_slice) * src_row + col0;
+        const float* line = src + depth * slice + (ptrdiff_t)row * src_row + col0;
         float* out = dst + (ptrdiff_t)r * dst_row + col0;
+        if (++row == per_slice) { row = 0; depth++; }
         for (int j = 0; j < width; j += 64) {
             __m512 acc[4];
             __mmask16 mask[4];
@@ -314,29 +316,48 @@ SG_TARGET static void sg_depthwise(int row0, int rows, int col0, int width, int 
     }
 }
 
-/* The depthwise weight gradient over the same rows: grad_w[t] += sum over r, i of g[r, i] * src[base(r) +
-   offsets[t] + i] (g's row stride g_row), up to 16 taps at a time kept in registers. */
+/* grad_w[t] += sum over the rows of g[r, i] * src[base(r) + offsets[t] + i] for `taps` (a constant once
+   inlined: the accumulators then stay in registers) taps at once. */
+SG_TARGET static inline __attribute__((always_inline)) void sg_taps_weight(
+        const int taps, int rows, int width, int per_slice, ptrdiff_t slice, ptrdiff_t src_row, ptrdiff_t g_row,
+        const float* g, const ptrdiff_t* offsets, const float* src, float* grad_w) {
+    __m512 acc[16];
+    for (int t = 0; t < taps; t++) acc[t] = _mm512_setzero_ps();
+    int depth = 0, row = 0;
+    for (int r = 0; r < rows; r++) {
+        const float* line = src + depth * slice + (ptrdiff_t)row * src_row;
+        if (++row == per_slice) { row = 0; depth++; }
+        for (int j = 0; j < width; j += 16) {
+            __mmask16 mask = sg_mask(width - j);
+            __m512 gj = _mm512_maskz_loadu_ps(mask, g + (ptrdiff_t)r * g_row + j);
+            for (int t = 0; t < taps; t++)
+                acc[t] = _mm512_fmadd_ps(gj, _mm512_maskz_loadu_ps(mask, line + offsets[t] + j), acc[t]);
+        }
+    }
+    for (int t = 0; t < taps; t++) grad_w[t] += _mm512_reduce_add_ps(acc[t]);
+}
+
+/* The depthwise weight gradient over the same rows as sg_depthwise: grad_w[t] += sum over r, i of g[r, i] *
+   src[base(r) + offsets[t] + i] (g's row stride g_row), 16 taps at a time, then 8, 4, 2, 1. */
 SG_TARGET static void sg_depthwise_weight(int rows, int width, int per_slice, ptrdiff_t slice, ptrdiff_t src_row,
                                           ptrdiff_t g_row, int taps, const float* g, const ptrdiff_t* offsets,
                                           const float* src, float* grad_w) {
-    for (int t0 = 0; t0 < taps; t0 += 16) {
-        int count = taps - t0 < 16 ? taps - t0 : 16;
-        __m512 acc[16];
-#pragma GCC unroll 16
-        for (int t = 0; t < 16; t++) acc[t] = _mm512_setzero_ps();
-        for (int r = 0; r < rows; r++) {
-            const float* line = src + (r / per_slice) * slice + (ptrdiff_t)(r % per_slice) * src_row;
-            for (int j = 0; j < width; j += 16) {
-                __mmask16 mask = width - j >= 16 ? 0xFFFF : (__mmask16)((1u << (width - j)) - 1);
-                __m512 gj = _mm512_maskz_loadu_ps(mask, g + (ptrdiff_t)r * g_row + j);
-#pragma GCC unroll 16
-                for (int t = 0; t < 16; t++)
-                    if (t < count)
-                        acc[t] = _mm512_fmadd_ps(gj, _mm512_maskz_loadu_ps(mask, line + offsets[t0 + t] + j), acc[t]);
-            }
-        }
-        for (int t = 0; t < count; t++) grad_w[t0 + t] += _mm512_reduce_add_ps(acc[t]);
+    int t = 0;
+    for (; t + 16 <= taps; t += 16)
+        sg_taps_weight(16, rows, width, per_slice, slice, src_row, g_row, g, offsets + t, src, grad_w + t);
+    if (t + 8 <= taps) {
+        sg_taps_weight(8, rows, width, per_slice, slice, src_row, g_row, g, offsets + t, src, grad_w + t);
+        t += 8;
     }
+    if (t + 4 <= taps) {
+        sg_taps_weight(4, rows, width, per_slice, slice, src_row, g_row, g, offsets + t, src, grad_w + t);
+        t += 4;
+    }
+    if (t + 2 <= taps) {
+        sg_taps_weight(2, rows, width, per_slice, slice, src_row, g_row, g, offsets + t, src, grad_w + t);
+        t += 2;
+    }
+    if (t < taps) sg_taps_weight(1, rows, width, per_slice, slice, src_row, g_row, g, offsets + t, src, grad_w + t);
 }
 
 #else  /* no GCC-style AVX-512 support: callers fall back to BLAS */
