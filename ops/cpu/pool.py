@@ -200,23 +200,38 @@ def _reflect(i, size):
 
 
 @njit(parallel=True, cache=True)
-def _blur_pool(x, out, rows, taps, stride, pad):
-    """out = binomial blur (rows[d, :taps[d]] per dim) of reflect-padded x, subsampled by stride."""
+def _blur_pool(x, out, rows, taps, stride, pad, offsets, weights):
+    """out = binomial blur (rows[d, :taps[d]] per dim) of reflect-padded x, subsampled by stride.
+
+    Windows inside the input read flat offsets with the filter's weights; only the border reflects.
+    """
     planes, D, H, W = x.shape
     Do, Ho, Wo = out.shape[1:]
+    flat = x.reshape(planes, D * H * W)
     for task in prange(planes * Do):
         p, oz = task // Do, task % Do
+        plane = flat[p]
+        iz0 = oz * stride[0] - pad[0]
+        inside_z = iz0 >= 0 and iz0 + taps[0] <= D
         for oy in range(Ho):
+            iy0 = oy * stride[1] - pad[1]
+            inside_zy = inside_z and iy0 >= 0 and iy0 + taps[1] <= H
             for ox in range(Wo):
+                ix0 = ox * stride[2] - pad[2]
                 total = out.dtype.type(0)
+                if inside_zy and ix0 >= 0 and ix0 + taps[2] <= W:
+                    base = (iz0 * H + iy0) * W + ix0
+                    for t in range(offsets.size):
+                        total += weights[t] * plane[base + offsets[t]]
+                    out[p, oz, oy, ox] = total
+                    continue
                 for tz in range(taps[0]):
-                    iz = _reflect(oz * stride[0] - pad[0] + tz, D)
+                    iz = _reflect(iz0 + tz, D)
                     for ty in range(taps[1]):
-                        iy = _reflect(oy * stride[1] - pad[1] + ty, H)
+                        iy = _reflect(iy0 + ty, H)
                         wzy = rows[0, tz] * rows[1, ty]
                         for tx in range(taps[2]):
-                            ix = _reflect(ox * stride[2] - pad[2] + tx, W)
-                            total += wzy * rows[2, tx] * x[p, iz, iy, ix]
+                            total += wzy * rows[2, tx] * x[p, iz, iy, _reflect(ix0 + tx, W)]
                 out[p, oz, oy, ox] = total
 
 
@@ -289,8 +304,12 @@ def _blur_args(input_shape, filt_size, stride, dtype):
 def blur_pool(x, filt_size, stride):
     """x (N, C, *S) -> (N, C, *((S - 1) // stride + 1)): reflect-pad, binomial blur, subsample."""
     out_shape, rows, taps, strides, pads = _blur_args(x.shape, filt_size, stride, x.dtype)
+    _, h, w = _triple(x.shape[2:], 1)
+    z, y, xs = np.indices(taps).reshape(3, -1)
+    offsets = (z * h + y) * w + xs
+    weights = rows[0, z] * rows[1, y] * rows[2, xs]
     out = np.empty(_planes(out_shape), x.dtype)
-    _blur_pool(x.reshape(_planes(x.shape)), out, rows, taps, strides, pads)
+    _blur_pool(x.reshape(_planes(x.shape)), out, rows, taps, strides, pads, offsets, weights)
     return out.reshape(out_shape)
 
 
