@@ -104,7 +104,18 @@ def _tile_waste(rows):
 
 
 def conv_cost(name, op, geom, itemsize, threads):
-    """Estimated seconds of one conv pass ('forward', 'grad_input' or 'grad_weight') by a CPU algorithm."""
+    """Estimated seconds of one conv pass ('forward', 'grad_input' or 'grad_weight') by a CPU algorithm.
+
+    gemm:   the flops at the product rate (AVX-512 kernel, else BLAS; empty rows of its 8-row tile
+            count), plus the im2col/col2im elements and lines, plus one call per image block and group;
+    direct: depthwise on the native kernel: the multiply-adds plus the padded copy; >= 4 filters per
+            group on the implicit GEMM (stride 1, or stride <= 2 along W for the forward and the weight
+            gradient): the flops over the padded grid's positions plus the copies it makes; otherwise
+            the Numba kernels: the multiply-adds over wide rows (stride 1) or output lines (strided),
+            plus a fixed cost per row and tap;
+    fft:    one transform per input, filter and output plane, plus the channel sums between them.
+    Each is divided by min(threads, its independent tasks); float64 costs twice as much.
+    """
     out_positions = math.prod(geom.out_spatial)
     cg, kg = geom.in_channels // geom.groups, geom.out_channels // geom.groups
     kvol = math.prod(geom.kernel)
