@@ -43,6 +43,15 @@ _BLOCK = 2048
 _FEW_PAIR_TAPS = 256
 
 
+def _padded_planes(x, lows, padded, volume):
+    """(N, C, *S) -> (N, C, volume): each plane zero-padded to `padded` (D, H, W) with the input at `lows`,
+    flattened, zeros to the end; one parallel pass."""
+    planes = np.empty(x.shape[:2] + (volume,), x.dtype)
+    five = x.reshape((x.shape[0] * x.shape[1],) + (1,) * (5 - x.ndim) + x.shape[2:])
+    native.pad_planes(five, planes.reshape(-1, volume), lows, padded, threads.get_num_threads())
+    return planes
+
+
 class _Plan:
     """The flat-offset formulation of one conv geometry (see the module docstring)."""
 
@@ -79,9 +88,7 @@ class _Plan:
 
     def pad_input(self, x):
         """(N, C, *S) -> (N, C, volume): zero-padded, flattened, followed by the slack."""
-        xp = np.zeros(x.shape[:2] + (self.volume,), x.dtype)
-        self.crop_view(xp)[...] = x.reshape(self.crop_view(xp).shape)
-        return xp
+        return _padded_planes(x, tuple(lo for lo, _ in self.pads), self.padded, self.volume)
 
     def crop_view(self, xp):
         """The input's cells inside a padded (N, C, volume) array, as an (N, C, D, H, W) view."""
@@ -246,6 +253,8 @@ class _Phases:
         """(N, C, *S) -> (N, C, volume): zero-padded, split into phases, flattened."""
         n, c = x.shape[:2]
         sd, sh, dq, hq, wr = self.phases
+        if sd == sh == 1:  # one phase: the padded input itself
+            return _padded_planes(x, self.lows, (dq, hq, wr), self.volume)
         padded = np.zeros((n, c, dq * sd, hq * sh, wr), x.dtype)
         # cells past the last window are never read (strided convs), so they may fall outside
         kept = [min(size, full - lo) for lo, size, full in zip(self.lows, self.spatial, padded.shape[2:])]
