@@ -57,7 +57,8 @@ CALL = 20e-6                  # fixed cost of one call (Python, allocation, thre
 AUTOTUNE_SPREAD = 8.0
 
 _autotune = {"on": False}
-_winners = {}
+_winners = {}  # measured by autotune
+_picks = {}    # the cost model's choices
 
 
 def autotune(enabled=True):
@@ -211,15 +212,20 @@ def cheapest(costs):
     return min(costs, key=costs.get)
 
 
-def _fastest(key, costs, run):
-    """The winner for `key`: remembered, else timed among the plausible candidates (autotune), else the cheapest.
+def _choose(key, estimate, run):
+    """The algorithm for `key`: measured (autotune), else timed now among the plausible candidates when
+    autotune is on, else the cost model's pick (both remembered per key: the model costs tens of
+    microseconds, a small conv not many more).
 
-    costs: {name: estimated seconds}; run(name) runs that candidate and returns its result.
-    Returns (name, result or None when nothing ran yet).
+    estimate() -> {name: estimated seconds}; run(name) runs that candidate and returns its result.
+    Returns (name, its result or None when nothing ran yet).
     """
     if key in _winners:
         return _winners[key], None
-    best = cheapest(costs)
+    if not _autotune["on"] and key in _picks:
+        return _picks[key], None
+    costs = estimate()
+    best = _picks[key] = cheapest(costs)
     if not _autotune["on"]:
         return best, None
     timings, results = {}, {}
@@ -240,12 +246,11 @@ class _AutoConv:
         self.device = device
 
     def _call(self, op, geom, dtype, *args):
-        modules = {name: importlib.import_module(path) for name, path in CONV_ALGORITHMS[self.device].items()
-                   if name != "reference"}
+        names = [name for name in CONV_ALGORITHMS[self.device] if name != "reference"]
         threads = _threads()
-        costs = {name: conv_cost(name, op, geom, dtype.itemsize, threads) for name in modules}
-        run = lambda name: getattr(modules[name], op)(*args, geom)
-        name, result = _fastest(("conv", op, geom, dtype.str, threads), costs, run)
+        estimate = lambda: {name: conv_cost(name, op, geom, dtype.itemsize, threads) for name in names}
+        run = lambda name: getattr(_lookup(CONV_ALGORITHMS, self.device, name, "conv algorithm"), op)(*args, geom)
+        name, result = _choose(("conv", op, geom, dtype.str, threads), estimate, run)
         return run(name) if result is None else result
 
     def forward(self, x, w, bias, geom):
@@ -265,11 +270,11 @@ class _AutoSignal:
         self.device = device
 
     def convolve(self, in1, in2, mode="full"):
-        modules = {name: importlib.import_module(path) for name, path in SIGNAL_METHODS[self.device].items()}
         threads = _threads()
-        costs = {name: signal_cost(name, in1.shape, in2.shape, mode, in1.dtype.itemsize, threads) for name in modules}
-        run = lambda name: modules[name].convolve(in1, in2, mode)
-        name, result = _fastest(("signal", in1.shape, in2.shape, mode, in1.dtype.str, threads), costs, run)
+        estimate = lambda: {name: signal_cost(name, in1.shape, in2.shape, mode, in1.dtype.itemsize, threads)
+                            for name in SIGNAL_METHODS[self.device]}
+        run = lambda name: _lookup(SIGNAL_METHODS, self.device, name, "correlate/convolve method").convolve(in1, in2, mode)
+        name, result = _choose(("signal", in1.shape, in2.shape, mode, in1.dtype.str, threads), estimate, run)
         return run(name) if result is None else result
 
 
