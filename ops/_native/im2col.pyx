@@ -105,53 +105,31 @@ cdef inline void _line(floating* dst, const floating* src, Py_ssize_t zeros_befo
         dst[i] = 0
 
 
-cdef void _pack(const floating* x, floating* cols, Py_ssize_t ld, Py_ssize_t c0, Py_ssize_t nc,
-                Geometry* g, Py_ssize_t l0, Py_ssize_t count) noexcept nogil:
-    """cols[r, j] for rows r of channels c0 .. c0 + nc - 1 and positions l0 + j < l0 + count; x is one image.
+cdef inline void _add_line(floating* dst, const floating* src, Py_ssize_t count, Py_ssize_t stride) noexcept nogil:
+    """dst[0], dst[stride], ... (count of them) += src[0 .. count - 1]."""
+    cdef Py_ssize_t i
+    if floating is float:
+        if _fast:
+            sg_add_line(dst, src, <int>count, <int>stride)
+            return
+    for i in range(count):
+        dst[i * stride] += src[i]
 
-    The positions run along output lines (oz, oy) of Wo columns; each line is
-    zeros where it reads the padding and a copy (stride 1) or a gather of an
-    input line in between. Rows and lines are walked by counters, not
-    divisions: with small images the per-line bookkeeping is most of the work.
+
+cdef void _walk(floating* x, floating* cols, Py_ssize_t ld, Py_ssize_t c0, Py_ssize_t nc, Geometry* g,
+                Py_ssize_t l0, Py_ssize_t count, bint scatter) noexcept nogil:
+    """im2col (scatter False): cols[r, j] for rows r of channels c0 .. c0 + nc - 1 and positions
+    l0 + j < l0 + count of one image x; col2im (scatter True): the adjoint, cols added onto the input
+    cells they were read from.
+
+    The positions run along output lines (oz, oy) of Wo columns; a line reads zeros where it falls in
+    the padding and an input line (every element, or every sw-th) in between. Rows and lines are walked
+    by counters, not divisions: with small images the per-line bookkeeping is most of the work.
     """
     cdef Py_ssize_t c, kz, ky, kx, j, run, oz, oy, ox, iz, iy, lo, hi, x_lo, x_hi, shift
     cdef Py_ssize_t oz0 = l0 // (g.Ho * g.Wo), oy0 = (l0 // g.Wo) % g.Ho, ox0 = l0 % g.Wo
-    cdef floating* dst = cols
-    for c in range(c0, c0 + nc):
-        for kz in range(g.kd):
-            for ky in range(g.kh):
-                for kx in range(g.kw):
-                    shift = kx * g.dw - g.pw
-                    _valid_columns(g, kx, &x_lo, &x_hi)
-                    j, oz, oy, ox = 0, oz0, oy0, ox0
-                    while j < count:
-                        run = min(g.Wo - ox, count - j)
-                        iz = oz * g.sd - g.pd + kz * g.dd
-                        iy = oy * g.sh - g.ph + ky * g.dh
-                        if iz < 0 or iz >= g.D or iy < 0 or iy >= g.H:
-                            _line(dst + j, x, run, 0, 1, 0)
-                        else:
-                            lo = min(max(ox, x_lo), ox + run)
-                            hi = max(min(ox + run, x_hi), lo)
-                            _line(dst + j, x + ((c * g.D + iz) * g.H + iy) * g.W + lo * g.sw + shift, lo - ox,
-                                  hi - lo, g.sw, ox + run - hi)
-                        j += run
-                        ox = 0
-                        oy += 1
-                        if oy == g.Ho:
-                            oy = 0
-                            oz += 1
-                    dst += ld
-
-
-cdef void _unpack(const floating* cols, floating* x, Py_ssize_t ld, Py_ssize_t c0, Py_ssize_t nc,
-                  Geometry* g, Py_ssize_t l0, Py_ssize_t count) noexcept nogil:
-    """The adjoint of _pack: add cols[r, j] onto the input cell it was read from."""
-    cdef Py_ssize_t c, kz, ky, kx, j, run, oz, oy, ox, iz, iy, lo, hi, x_lo, x_hi, i, shift
-    cdef Py_ssize_t oz0 = l0 // (g.Ho * g.Wo), oy0 = (l0 // g.Wo) % g.Ho, ox0 = l0 % g.Wo
-    cdef const floating* src
-    cdef floating* dst
-    cdef const floating* row = cols
+    cdef floating* row = cols
+    cdef floating* line
     for c in range(c0, c0 + nc):
         for kz in range(g.kd):
             for ky in range(g.kh):
@@ -164,18 +142,15 @@ cdef void _unpack(const floating* cols, floating* x, Py_ssize_t ld, Py_ssize_t c
                         iz = oz * g.sd - g.pd + kz * g.dd
                         iy = oy * g.sh - g.ph + ky * g.dh
                         if 0 <= iz < g.D and 0 <= iy < g.H:
-                            src = row + j
-                            dst = x + ((c * g.D + iz) * g.H + iy) * g.W
                             lo = min(max(ox, x_lo), ox + run)
                             hi = max(min(ox + run, x_hi), lo)
-                            if floating is float and _fast:
-                                sg_add_line(dst + lo * g.sw + shift, src + lo - ox, <int>(hi - lo), <int>g.sw)
-                            elif g.sw == 1:
-                                for i in range(lo, hi):
-                                    dst[i + shift] += src[i - ox]
+                            line = x + ((c * g.D + iz) * g.H + iy) * g.W + lo * g.sw + shift
+                            if scatter:
+                                _add_line(line, row + j + lo - ox, hi - lo, g.sw)
                             else:
-                                for i in range(lo, hi):
-                                    dst[i * g.sw + shift] += src[i - ox]
+                                _line(row + j, line, lo - ox, hi - lo, g.sw, ox + run - hi)
+                        elif not scatter:
+                            _line(row + j, x, run, 0, 1, 0)
                         j += run
                         ox = 0
                         oy += 1
@@ -183,6 +158,16 @@ cdef void _unpack(const floating* cols, floating* x, Py_ssize_t ld, Py_ssize_t c
                             oy = 0
                             oz += 1
                     row += ld
+
+
+cdef inline void _pack(const floating* x, floating* cols, Py_ssize_t ld, Py_ssize_t c0, Py_ssize_t nc,
+                       Geometry* g, Py_ssize_t l0, Py_ssize_t count) noexcept nogil:
+    _walk(<floating*>x, cols, ld, c0, nc, g, l0, count, False)
+
+
+cdef inline void _unpack(const floating* cols, floating* x, Py_ssize_t ld, Py_ssize_t c0, Py_ssize_t nc,
+                         Geometry* g, Py_ssize_t l0, Py_ssize_t count) noexcept nogil:
+    _walk(x, <floating*>cols, ld, c0, nc, g, l0, count, True)
 
 
 def fast_sgemm(enabled=None):
