@@ -494,28 +494,36 @@ def conv_pairs_grad_weight(const float[:, :, ::1] xp, const float[:, :, ::1] gra
                                 <const ptrdiff_t*>&offsets[0], &xp[n, (k // Kg) * Cg + c, 0], &grad_w[k, c * T])
 
 
-def pad_planes(const floating[:, :, :, ::1] x, floating[:, ::1] out, lows, padded, int threads):
-    """out[p] (Dp * Hp * Wp, then zeros to its end) = x[p] (D, H, W) placed at `lows` in zeros: the padded
-    planes the direct kernels read, written in one parallel pass (cells past the padded extent are dropped)."""
+def pad_planes(const floating[:, :, :, ::1] x, floating[:, ::1] out, lows, phases, int threads):
+    """Each plane x[p] (D, H, W) placed at `lows` in zeros, split into stride phases, flattened into out[p]
+    (then zeros to its end): the planes the direct kernels read, in one parallel pass.
+
+    phases = (sd, sh, Dq, Hq, Wr): phase (pz, py) holds the padded slices pz, pz + sd, ... (Dq of them)
+    and rows py, py + sh, ... (Hq), each Wr wide; with sd = sh = 1 this is the zero-padded plane itself.
+    Cells past the padded extent are dropped.
+    """
     cdef Py_ssize_t P = x.shape[0], D = x.shape[1], H = x.shape[2], W = x.shape[3]
-    cdef Py_ssize_t lz = lows[0], ly = lows[1], lx = lows[2], Dp = padded[0], Hp = padded[1], Wp = padded[2]
-    cdef Py_ssize_t keep = max(0, min(W, Wp - lx)), volume = out.shape[1], p, z, y, i
+    cdef Py_ssize_t lz = lows[0], ly = lows[1], lx = lows[2]
+    cdef Py_ssize_t sd = phases[0], sh = phases[1], Dq = phases[2], Hq = phases[3], Wr = phases[4]
+    cdef Py_ssize_t keep = max(0, min(W, Wr - lx)), used = sd * sh * Dq * Hq * Wr, volume = out.shape[1]
+    cdef Py_ssize_t p, r, z, y, i
     cdef floating* row
-    if Dp * Hp * Wp > volume:
-        raise ValueError(f"out holds {volume} elements per plane, the padded planes {Dp * Hp * Wp}")
+    if used > volume:
+        raise ValueError(f"out holds {volume} elements per plane, the padded planes {used}")
     for p in prange(P, nogil=True, schedule="static", num_threads=threads):
-        for z in range(Dp):
-            for y in range(Hp):
-                row = &out[p, (z * Hp + y) * Wp]
-                if 0 <= z - lz < D and 0 <= y - ly < H:
-                    for i in range(lx):
-                        row[i] = 0
-                    for i in range(keep):
-                        row[lx + i] = x[p, z - lz, y - ly, i]
-                    for i in range(lx + keep, Wp):
-                        row[i] = 0
-                else:
-                    for i in range(Wp):
-                        row[i] = 0
-        for i in range(Dp * Hp * Wp, volume):
+        for r in range(sd * sh * Dq * Hq):  # r = ((pz * sh + py) * Dq + z') * Hq + y'
+            z = (r // Hq) % Dq * sd + r // (sh * Dq * Hq) - lz
+            y = r % Hq * sh + (r // (Dq * Hq)) % sh - ly
+            row = &out[p, r * Wr]
+            if 0 <= z < D and 0 <= y < H:
+                for i in range(lx):
+                    row[i] = 0
+                for i in range(keep):
+                    row[lx + i] = x[p, z, y, i]
+                for i in range(lx + keep, Wr):
+                    row[i] = 0
+            else:
+                for i in range(Wr):
+                    row[i] = 0
+        for i in range(used, volume):
             out[p, i] = 0

@@ -43,12 +43,12 @@ _BLOCK = 2048
 _FEW_PAIR_TAPS = 256
 
 
-def _padded_planes(x, lows, padded, volume):
-    """(N, C, *S) -> (N, C, volume): each plane zero-padded to `padded` (D, H, W) with the input at `lows`,
-    flattened, zeros to the end; one parallel pass."""
+def _padded_planes(x, lows, phases, volume):
+    """(N, C, *S) -> (N, C, volume): each plane zero-padded with the input at `lows`, split into the stride
+    phases (sd, sh, Dq, Hq, Wr) (see _Phases; (1, 1, D, H, W) pads only), flattened, zeros to the end."""
     planes = np.empty(x.shape[:2] + (volume,), x.dtype)
-    five = x.reshape((x.shape[0] * x.shape[1],) + (1,) * (5 - x.ndim) + x.shape[2:])
-    native.pad_planes(five, planes.reshape(-1, volume), lows, padded, threads.get_num_threads())
+    four = x.reshape((x.shape[0] * x.shape[1],) + (1,) * (5 - x.ndim) + x.shape[2:])
+    native.pad_planes(four, planes.reshape(-1, volume), lows, phases, threads.get_num_threads())
     return planes
 
 
@@ -88,7 +88,7 @@ class _Plan:
 
     def pad_input(self, x):
         """(N, C, *S) -> (N, C, volume): zero-padded, flattened, followed by the slack."""
-        return _padded_planes(x, tuple(lo for lo, _ in self.pads), self.padded, self.volume)
+        return _padded_planes(x, tuple(lo for lo, _ in self.pads), (1, 1) + self.padded, self.volume)
 
     def crop_view(self, xp):
         """The input's cells inside a padded (N, C, volume) array, as an (N, C, D, H, W) view."""
@@ -237,7 +237,6 @@ class _Phases:
         fill = 3 - geom.nd
         kernel, stride = (1,) * fill + geom.kernel, (1,) * fill + geom.stride
         dilation, out = (1,) * fill + geom.dilation, (1,) * fill + geom.out_spatial
-        self.spatial = (1,) * fill + geom.in_spatial
         self.lows = (0,) * fill + tuple(lo for lo, _ in geom.padding)
         reach = [(o - 1) * s + d * (k - 1) + 1 for o, s, d, k in zip(out, stride, dilation, kernel)]
         (sd, sh, sw), (dp, hp, wp) = stride, reach
@@ -251,19 +250,7 @@ class _Phases:
 
     def split(self, x):
         """(N, C, *S) -> (N, C, volume): zero-padded, split into phases, flattened."""
-        n, c = x.shape[:2]
-        sd, sh, dq, hq, wr = self.phases
-        if sd == sh == 1:  # one phase: the padded input itself
-            return _padded_planes(x, self.lows, (dq, hq, wr), self.volume)
-        padded = np.zeros((n, c, dq * sd, hq * sh, wr), x.dtype)
-        # cells past the last window are never read (strided convs), so they may fall outside
-        kept = [min(size, full - lo) for lo, size, full in zip(self.lows, self.spatial, padded.shape[2:])]
-        padded[(Ellipsis,) + tuple(slice(lo, lo + k) for lo, k in zip(self.lows, kept))] = \
-            x.reshape((n, c) + self.spatial)[(Ellipsis,) + tuple(slice(0, k) for k in kept)]
-        phased = np.zeros((n, c, self.volume), x.dtype)
-        view = phased[:, :, :int(np.prod(self.phases))].reshape((n, c) + self.phases)
-        view[...] = padded.reshape(n, c, dq, sd, hq, sh, wr).transpose(0, 1, 3, 5, 2, 4, 6)
-        return phased
+        return _padded_planes(x, self.lows, self.phases, self.volume)
 
     def tap_offsets(self, geom):
         """Offsets of every (input channel of a group, tap) from its group's first channel."""
