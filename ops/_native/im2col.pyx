@@ -1,20 +1,25 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
-"""im2col / col2im and the convolutions built on them: packing + BLAS, image block by image block.
+"""The native conv kernels: im2col + products (the 'gemm' algorithm) and the 'direct' algorithm's
+implicit GEMM, depthwise and per-pair kernels, all on sgemm.h's AVX-512 code in float32.
 
 Every input is seen as 5-D (N, C, D, H, W); 1-D and 2-D convolutions are the
 D = H = 1 (or D = 1) case, so one set of loops serves all three.
-cols has one row per (channel, kernel offset) and one column per output
-position: cols[(c, kz, ky, kx), l] = x[n, c, iz, iy, ix], l = (oz, oy, ox),
-i = o * stride - pad + k * dilation, and 0 where i falls in the padding.
 
-The conv_* functions never build the whole cols matrix: each task packs one
-block of output positions of one image into a per-thread buffer small enough
-to stay in the L2 cache, then multiplies it there with sgemm/dgemm from
-scipy.linalg.cython_blas (called single-threaded: the threads are ours), the
+im2col + products (conv_forward, conv_grad_input, conv_grad_weight): cols has
+one row per (channel, kernel offset) and one column per output position,
+cols[(c, kz, ky, kx), l] = x[n, c, iz, iy, ix], l = (oz, oy, ox),
+i = o * stride - pad + k * dilation, and 0 where i falls in the padding. The
+whole cols matrix is never built: each task packs one block of output
+positions of one image into a per-thread buffer small enough to stay in the L2
+cache, then multiplies it there (sgemm.h in float32 on AVX-512, else BLAS from
+scipy.linalg.cython_blas, called single-threaded: the threads are ours), the
 product landing straight in the (N, K, L) output. 1x1 convs with stride 1 and
 no padding skip the packing: the image already is its cols matrix.
-BLAS is column-major: a row-major (r, c) matrix with row stride ld is a
-column-major (c, r) one with leading dimension ld, hence the swapped operands.
+
+Implicit GEMM (conv_implicit, conv_implicit_grad_weight), depthwise
+(conv_depthwise) and per-pair weight gradients (conv_pairs_grad_weight) read
+the taps in place from the padded input (pad_planes, split into stride phases
+for strided convs): see ops/cpu/direct.py for the layout.
 """
 import numpy as np
 from cython cimport floating

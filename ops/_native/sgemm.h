@@ -10,6 +10,11 @@
    accumulators stay in registers. A can be packed once and reused (sg_pack_a, sg_gemm_packed): the conv
    weights are packed once per call, not once per block.
 
+   The same tile also runs convolutions without im2col: sg_conv_tiles reads its B rows in place from a
+   padded input at the kernel taps' offsets (every element, or every other one for stride 2), and the
+   depthwise kernels (sg_depthwise, sg_depthwise_weight) keep a tap's or many taps' sums in registers.
+   sg_line and sg_add_line are the AVX-512 lines of im2col and col2im.
+
    Compiled for AVX-512 through function attributes; sg_available() tells at run time whether the CPU
    (and compiler) has it, else the caller uses BLAS. Every function is nogil-safe and allocation-free:
    the caller passes the scratch (sg_b_work floats, 64-byte aligned or not).
