@@ -26,7 +26,7 @@ def _checked(in1, in2, mode):
 def convolve(in1, in2, mode="full", method="auto"):
     """True convolution of in1 with in2 (in2 flipped), like scipy.signal.convolve.
 
-    method: 'auto' (cost model in ops.select), 'direct' or 'fft'.
+    method: 'auto' (cost model in ops.select), 'direct', 'fft', or on the CPU 'oa' (overlap-add, SciPy's oaconvolve).
     Returns an array of shapes.signal_output_shape(in1.shape, in2.shape, mode).
     """
     in1, in2 = _checked(in1, in2, mode)
