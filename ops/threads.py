@@ -1,23 +1,27 @@
-"""Threads for the CPU kernels: one count for Numba's pool, our OpenMP loops and BLAS, never nested.
+"""Threads for the CPU kernels: one OpenMP pool for all of convref's parallel loops, BLAS in its caller's thread.
 
-The CPU algorithms either run a parallel loop of their own (Numba prange, Cython
-OpenMP) that calls single-threaded BLAS inside, or call multi-threaded BLAS from
-one thread; `blas_single_threaded()` marks the first case, so that at no time do
-threads x BLAS threads exceed the count. Nothing here imports Numba before the
-first kernel needs it.
+Numba's parallel loops (its 'omp' threading layer) and the Cython kernels'
+OpenMP loops share libgomp's pool of threads. OpenBLAS, in NumPy's and in
+SciPy's copy, keeps a pool of its own for each, whose idle threads spin for a
+while after every call; with as many threads as cores in each pool, they take
+the cores from the OpenMP threads between calls (a LeNet-5 training step on 2
+cores: 14.5 ms with 2-thread BLAS, 2.5 ms with BLAS on one thread). So the first
+CPU kernel (the import of ops.cpu) sets every loaded BLAS to one thread, for the
+whole process, and convref parallelises its products itself: BLAS calls run
+inside its parallel loops, and large float32 matrix products on its own kernel
+(ops.cpu.matmul). Nothing here imports Numba before the first kernel needs it.
 """
-import contextlib
-
-_state = {"blas": None}
+_state = {"blas_claimed": False}
 
 
-def _blas():
-    """threadpoolctl's handle on the loaded BLAS libraries (NumPy's and SciPy's OpenBLAS), made once."""
-    if _state["blas"] is None:
-        import scipy.linalg.cython_blas  # noqa: F401  (loads SciPy's BLAS, the one the Cython kernels call)
-        from threadpoolctl import ThreadpoolController
-        _state["blas"] = ThreadpoolController().select(user_api="blas")
-    return _state["blas"]
+def claim_blas():
+    """Set every loaded BLAS library (NumPy's, SciPy's) to one thread; done once, at the import of ops.cpu."""
+    if _state["blas_claimed"]:
+        return
+    import scipy.linalg.cython_blas  # noqa: F401  (loads SciPy's BLAS, the one the Cython kernels call)
+    from threadpoolctl import ThreadpoolController
+    ThreadpoolController().select(user_api="blas").limit(limits=1)
+    _state["blas_claimed"] = True
 
 
 def get_num_threads():
@@ -27,24 +31,8 @@ def get_num_threads():
 
 
 def set_num_threads(n):
-    """Use n threads in every CPU kernel: Numba's prange loops, the Cython OpenMP loops and BLAS."""
+    """Use n threads in every CPU kernel: Numba's prange loops and the Cython OpenMP loops (BLAS stays at one)."""
     import numba
     if not isinstance(n, int) or not 1 <= n <= numba.config.NUMBA_NUM_THREADS:
         raise ValueError(f"threads must be an int from 1 to {numba.config.NUMBA_NUM_THREADS}, got {n!r}")
     numba.set_num_threads(n)
-    for lib in _blas().lib_controllers:
-        lib.set_num_threads(n)
-
-
-@contextlib.contextmanager
-def blas_single_threaded():
-    """BLAS runs in its caller's thread inside this block: for BLAS calls made from our own parallel loops."""
-    libraries = _blas().lib_controllers
-    before = [lib.num_threads for lib in libraries]
-    for lib in libraries:
-        lib.set_num_threads(1)
-    try:
-        yield
-    finally:
-        for lib, n in zip(libraries, before):
-            lib.set_num_threads(n)

@@ -437,7 +437,7 @@ def conv_implicit_grad_weight(const float[:, :, ::1] xp, const float[:, :, ::1] 
 
 
 def matmul(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] out, int threads):
-    """out = a @ b (float32) on the AVX-512 kernel, columns split over threads: a test and a peak rate.
+    """out = a @ b (float32) on the AVX-512 kernel, blocks of 256 columns split over threads.
 
     Raises where the kernel does not run (fast_sgemm() is False).
     """
@@ -452,6 +452,7 @@ def matmul(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] out, int 
     cdef float[:, ::1] bwork = work
     sg_pack_a(<int>m, <int>k, &a[0, 0], k, 1, &ap[0])
     blocks = (n + block - 1) // block
+    threads = min(threads, blocks)  # a lone block runs in the caller's thread, waking no other
     for task in prange(blocks, nogil=True, schedule="dynamic", num_threads=threads):
         j0 = task * block
         sg_gemm_packed(<int>m, <int>min(block, n - j0), <int>k, &ap[0], &b[0, j0], n, 1, NULL, 0,

@@ -65,9 +65,8 @@ def forward(x, w, bias, geom):
     out = np.empty((geom.batch, geom.out_channels, int(np.prod(geom.out_spatial))), x.dtype)
     out[...] = 0 if bias is None else bias[:, None]
     w2, packed = _packed_weights(w, geom, False)
-    with threads.blas_single_threaded():
-        native.conv_forward(x.reshape(_five_d(x.shape)), w2, packed, out, *_args(geom), geom.groups, block,
-                            _work(geom, x.dtype, n_threads, block), n_threads)
+    native.conv_forward(x.reshape(_five_d(x.shape)), w2, packed, out, *_args(geom), geom.groups, block,
+                        _work(geom, x.dtype, n_threads, block), n_threads)
     return out.reshape(geom.output_shape)
 
 
@@ -77,9 +76,8 @@ def grad_input(grad_out, w, geom):
     block = _block(geom, grad_out.dtype)
     grad = np.zeros(_five_d(geom.input_shape), grad_out.dtype)
     w2, packed = _packed_weights(w, geom, True)
-    with threads.blas_single_threaded():
-        native.conv_grad_input(grad_out.reshape(geom.batch, geom.out_channels, -1), w2, packed, grad, *_args(geom),
-                               geom.groups, block, _work(geom, grad_out.dtype, n_threads, block), n_threads)
+    native.conv_grad_input(grad_out.reshape(geom.batch, geom.out_channels, -1), w2, packed, grad, *_args(geom),
+                           geom.groups, block, _work(geom, grad_out.dtype, n_threads, block), n_threads)
     return grad.reshape(geom.input_shape)
 
 
@@ -88,8 +86,7 @@ def grad_weight(x, grad_out, geom):
     n_threads = threads.get_num_threads()
     block = _block(geom, x.dtype)
     partial = np.zeros((n_threads, geom.out_channels, _rows(geom) // geom.groups), x.dtype)
-    with threads.blas_single_threaded():
-        native.conv_grad_weight(x.reshape(_five_d(x.shape)), grad_out.reshape(geom.batch, geom.out_channels, -1),
-                                partial, *_args(geom), geom.groups, block, _work(geom, x.dtype, n_threads, block),
-                                n_threads)
+    native.conv_grad_weight(x.reshape(_five_d(x.shape)), grad_out.reshape(geom.batch, geom.out_channels, -1),
+                            partial, *_args(geom), geom.groups, block, _work(geom, x.dtype, n_threads, block),
+                            n_threads)
     return partial.sum(axis=0).reshape(geom.weight_shape)
