@@ -14,7 +14,9 @@ extensions = [
         depends=["ops/_native/sgemm.h"],
         extra_compile_args=openmp + ["-O3"] + ([] if sys.platform == "win32" else ["-fno-tree-loop-distribute-patterns"]),
         extra_link_args=[] if sys.platform == "win32" else openmp,
-    )
+    ),
+    Extension("ops._native.buffers", ["ops/_native/buffers.pyx"], include_dirs=[numpy.get_include()],
+              extra_compile_args=[] if sys.platform == "win32" else ["-O2"]),
 ]
 
 setup(ext_modules=cythonize(extensions, compiler_directives={"language_level": 3}))

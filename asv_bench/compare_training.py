@@ -2,11 +2,14 @@
 in PyTorch, one library per process so their thread pools don't meet.
 
     .venv/bin/python asv_bench/compare_training.py engine
-    .venv/bin/python asv_bench/compare_training.py torch      # torch.set_num_threads(2)
+    .venv/bin/python asv_bench/compare_training.py engine-compiled      # the step through E.compile
+    .venv/bin/python asv_bench/compare_training.py torch                # torch.set_num_threads(2)
+    .venv/bin/python asv_bench/compare_training.py engine --rss         # resident memory at steps 100 and 1000
 
 Prints the best mean time per step over 5 runs of 50 steps, after 20 warm-up steps.
 """
-import sys
+import argparse
+import resource
 import time
 
 import numpy as np
@@ -29,7 +32,16 @@ def make_step(library, x, y):
         import engine as E
         model = lenet(E.nn)
         opt = E.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        loss_fn, x, y = E.functional.cross_entropy, E.tensor(x), E.tensor(y)
+        x, y = E.tensor(x), E.tensor(y)
+        if library == "engine-compiled":
+            compiled = E.compile(lambda x, y: E.functional.cross_entropy(model(x), y))
+
+            def step():
+                opt.zero_grad()
+                compiled(x, y)
+                opt.step()
+            return step
+        loss_fn = E.functional.cross_entropy
 
     def step():
         opt.zero_grad()
@@ -38,9 +50,25 @@ def make_step(library, x, y):
     return step
 
 
-def main(library):
+def rss_mib():
+    """Resident memory now (Linux /proc), in MiB."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2 ** 20
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("library", nargs="?", default="engine", choices=["engine", "engine-compiled", "torch"])
+    parser.add_argument("--rss", action="store_true", help="run 1000 steps and print resident memory at 100 and 1000")
+    args = parser.parse_args()
     rng = np.random.default_rng(0)
-    step = make_step(library, rng.standard_normal((64, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, 64))
+    step = make_step(args.library, rng.standard_normal((64, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, 64))
+    if args.rss:
+        for i in range(1, 1001):
+            step()
+            if i in (100, 1000):
+                print(f"{args.library}: RSS at step {i}: {rss_mib():.1f} MiB")
+        return
     for _ in range(20):
         step()
     best = float("inf")
@@ -49,8 +77,8 @@ def main(library):
         for _ in range(50):
             step()
         best = min(best, (time.perf_counter() - start) / 50)
-    print(f"{library}: {best * 1e3:.2f} ms/step, {1 / best:.0f} steps/s")
+    print(f"{args.library}: {best * 1e3:.2f} ms/step, {1 / best:.0f} steps/s")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "engine")
+    main()

@@ -5,7 +5,7 @@
     loss = E.functional.cross_entropy(model(x), labels)
     opt.zero_grad(); loss.backward(); opt.step()
 """
-from . import data, functional, nn, optim
+from . import buffers, data, functional, nn, optim
 from .trace import Compiled, compile
 from .graph import is_grad_enabled, no_grad
 from .random import manual_seed
@@ -13,4 +13,4 @@ from .serialize import load, save
 from .tensor import Tensor, tensor
 
 __all__ = ["Tensor", "tensor", "no_grad", "is_grad_enabled", "manual_seed", "save", "load", "compile", "Compiled",
-           "functional", "nn", "optim", "data"]
+           "functional", "nn", "optim", "data", "buffers"]

@@ -6,6 +6,7 @@ SGD:  g = grad + weight_decay * p;  buf = momentum * buf + (1 - dampening) * g  
 Adam: g = grad + weight_decay * p;  m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
       p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
 """
+from . import buffers
 from .device import device_of
 from .graph import no_grad
 
@@ -27,8 +28,11 @@ class Optimizer:
         for p in self.params:
             p.grad = None
 
-    @no_grad()
     def step(self):
+        buffers.run(self._step)
+
+    @no_grad()
+    def _step(self):
         for p, state in zip(self.params, self.state):
             if p.grad is not None:
                 self._update(p.data, p.grad.data, state)

@@ -11,7 +11,7 @@ between host and device only at E.tensor, .to(), .numpy() and .item().
 """
 import numpy as np
 
-from . import graph
+from . import buffers, graph
 from . import tensor_ops as T
 from .device import CPU, device_of, get_device
 
@@ -119,7 +119,7 @@ class Tensor:
         if self._node is None:
             self._accumulate_grad(gradient)
         else:
-            graph.backward(self, gradient, retain_graph)
+            buffers.run(graph.backward, self, gradient, retain_graph)
 
     def _accumulate_grad(self, grad):
         if self.grad is None:
@@ -253,7 +253,7 @@ def apply(fn, *inputs):
     if a gradient is wanted."""
     if len(inputs) > 1:
         _check_one_device(fn, inputs)
-    out = Tensor(fn.forward(*[t.data for t in inputs]))
+    out = Tensor(buffers.run(fn.forward, *[t.data for t in inputs]))
     state = graph._state
     if state["grad_enabled"] and any(t.requires_grad for t in inputs):
         fn.inputs = inputs

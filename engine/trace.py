@@ -19,7 +19,7 @@ layer is applied in place on that layer's fresh output (bias + activation fused)
 import numpy as np
 
 from . import functional as F
-from . import graph
+from . import buffers, graph
 from . import tensor_ops as T
 from .device import device_of
 from .tensor import Tensor
@@ -150,7 +150,7 @@ class Compiled:
 
     def _run(self, inputs):
         plan, result, traced = self._plan(inputs)
-        return (result if traced else plan.forward([t.data for t in inputs])), plan
+        return (result if traced else buffers.run(plan.forward, [t.data for t in inputs])), plan
 
     def forward(self, *inputs):
         """The function's result for these inputs (no backward)."""
@@ -165,7 +165,7 @@ class Compiled:
             if out.data.size != 1:
                 raise RuntimeError(f"a compiled training step needs a scalar result, got shape {out.shape}; "
                                    "use .forward() for other results")
-            plan.backward(device_of(out.data).xp.ones(out.data.shape, out.dtype), inputs)
+            buffers.run(plan.backward, device_of(out.data).xp.ones(out.data.shape, out.dtype), inputs)
         return out
 
 
