@@ -6,11 +6,12 @@ Algorithms are modules, imported on first use so that `import ops` stays cheap:
 - pool backends expose the functions of ops.reference.pool;
 - signal methods expose convolve(in1, in2, mode) with SciPy's semantics.
 
-On the CPU, algorithm="auto" (method="auto") returns a chooser with the same
-interface that picks, at each call, the algorithm for that op, geometry, dtype
-and thread count: the cheapest by the cost model below, or, after
-autotune(True), the fastest of the plausible candidates timed once on the
-call's own arrays (like cuDNN's benchmark mode), remembered per key.
+algorithm="auto" (and, on the CPU, method="auto") returns a chooser with the
+same interface that picks, at each call, the algorithm for that op, geometry,
+dtype and thread count: the cheapest by the cost model below (on CUDA, a rule
+ranking the GEMM against the direct kernel), or, after autotune(True), the
+fastest of the plausible candidates timed once on the call's own arrays (like
+cuDNN's benchmark mode), remembered per key.
 """
 import importlib
 import math
@@ -53,6 +54,13 @@ FFT_CALL = 50e-6              # the fixed part of a conv by FFT (allocations, th
 FFT_BLOCK = 1e-6              # the fixed part of one block's N-D transform in an overlap-add (1-D batches well)
 CALL = 20e-6                  # fixed cost of one call (Python, allocation, thread start)
 
+# CUDA: no GPU has timed these kernels yet, so a rule from their shapes ranks them. The tiled GEMM (64 x 64
+# output tiles, 16-deep slices of the sum staged in shared memory, 4 x 4 outputs per thread) pays once every
+# output sums at least two slices and at least 16 filters share each staged input tile; below that the
+# direct kernel's thread per output wastes less. autotune(True) times both on the device instead.
+CUDA_GEMM_MIN_DEPTH = 32    # products summed per output: (C / groups) * kernel volume (K / groups for grad_input)
+CUDA_GEMM_MIN_FILTERS = 16  # filters per group (input channels per group for grad_input)
+
 # autotune times only the candidates the model puts within this factor of its favourite.
 AUTOTUNE_SPREAD = 8.0
 
@@ -62,7 +70,8 @@ _picks = {}    # the cost model's choices
 
 
 def autotune(enabled=True):
-    """Time the plausible CPU algorithms once per (op, geometry, dtype, threads) and keep the fastest.
+    """Time the plausible conv algorithms (and CPU signal methods) once per (op, geometry, dtype, threads or
+    device) and keep the fastest.
 
     Returns the previous setting. Turning it off keeps what was measured; new keys use the cost model.
     """
@@ -177,6 +186,16 @@ def conv_cost(name, op, geom, itemsize, threads):
     return math.inf  # the NumPy reference, or an algorithm the model does not know: never chosen
 
 
+def cuda_conv_cost(name, op, geom):
+    """A CUDA conv algorithm's rank for this pass (1 best, 2 next; fft only when asked by name): see
+    CUDA_GEMM_MIN_DEPTH."""
+    summed, shared = geom.in_channels // geom.groups, geom.out_channels // geom.groups
+    if op == "grad_input":
+        summed, shared = shared, summed
+    deep = summed * math.prod(geom.kernel) >= CUDA_GEMM_MIN_DEPTH and shared >= CUDA_GEMM_MIN_FILTERS
+    return {"gemm": 1.0 if deep else 2.0, "direct": 2.0 if deep else 1.0}.get(name, math.inf)
+
+
 def signal_cost(name, shape1, shape2, mode, itemsize, threads):
     """Estimated seconds of correlate/convolve(in1, in2, mode) by a CPU method."""
     full = [a + b - 1 for a, b in zip(shape1, shape2)]
@@ -212,12 +231,13 @@ def cheapest(costs):
     return min(costs, key=costs.get)
 
 
-def _choose(key, estimate, run):
+def _choose(key, estimate, run, wait=lambda: None):
     """The algorithm for `key`: measured (autotune), else timed now among the plausible candidates when
     autotune is on, else the cost model's pick (both remembered per key: the model costs tens of
     microseconds, a small conv not many more).
 
-    estimate() -> {name: estimated seconds}; run(name) runs that candidate and returns its result.
+    estimate() -> {name: estimated cost}; run(name) runs that candidate and returns its result; wait()
+    returns once what run started has finished (a device synchronisation for CUDA).
     Returns (name, its result or None when nothing ran yet).
     """
     if key in _winners:
@@ -231,8 +251,10 @@ def _choose(key, estimate, run):
     timings, results = {}, {}
     for name in (n for n, c in costs.items() if c <= AUTOTUNE_SPREAD * costs[best]):
         run(name)  # first call: compiles or warms caches, not timed
+        wait()
         start = time.perf_counter()
         results[name] = run(name)
+        wait()
         timings[name] = time.perf_counter() - start
     winner = min(timings, key=timings.get)
     _winners[key] = winner
@@ -240,17 +262,22 @@ def _choose(key, estimate, run):
 
 
 class _AutoConv:
-    """A conv algorithm that picks the actual one per op and dtype on each call (CPU)."""
+    """A conv algorithm that picks the actual one per op and dtype on each call."""
 
     def __init__(self, device):
         self.device = device
 
     def _call(self, op, geom, dtype, *args):
         names = [name for name in CONV_ALGORITHMS[self.device] if name != "reference"]
-        threads = _threads()
-        estimate = lambda: {name: conv_cost(name, op, geom, dtype.itemsize, threads) for name in names}
         run = lambda name: getattr(_lookup(CONV_ALGORITHMS, self.device, name, "conv algorithm"), op)(*args, geom)
-        name, result = _choose(("conv", op, geom, dtype.str, threads), estimate, run)
+        if self.device == "cuda":
+            from numba import cuda
+            estimate = lambda: {name: cuda_conv_cost(name, op, geom) for name in names}
+            name, result = _choose(("conv", op, geom, dtype.str, "cuda"), estimate, run, cuda.synchronize)
+        else:
+            threads = _threads()
+            estimate = lambda: {name: conv_cost(name, op, geom, dtype.itemsize, threads) for name in names}
+            name, result = _choose(("conv", op, geom, dtype.str, threads), estimate, run)
         return run(name) if result is None else result
 
     def forward(self, x, w, bias, geom):
@@ -279,11 +306,9 @@ class _AutoSignal:
 
 
 def conv_algorithm(geom, device, algorithm="auto"):
-    """The module (or, for 'auto' on the CPU, the per-call chooser) that computes a conv on this device."""
-    if algorithm == "auto" and device == "cpu":
+    """The module (or, for 'auto', the per-call chooser) that computes a conv on this device."""
+    if algorithm == "auto" and device in CONV_ALGORITHMS:
         return _AutoConv(device)
-    if algorithm == "auto":
-        algorithm = next(iter(CONV_ALGORITHMS.get(device, {})), "none")
     return _lookup(CONV_ALGORITHMS, device, algorithm, "conv algorithm")
 
 

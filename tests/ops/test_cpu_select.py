@@ -29,6 +29,18 @@ def test_the_cost_model_picks_the_obvious_algorithm(op):
     assert conv_choice((8, 3, 224, 224), (64, 3, 7, 7), stride=2, padding=3, op=op) == stem
 
 
+@pytest.mark.parametrize("op", ["forward", "grad_input", "grad_weight"])
+def test_the_cuda_rule_takes_the_gemm_for_deep_sums_over_many_filters(op):
+    def choice(x_shape, w_shape, groups=1):
+        geom = shapes.conv_geometry(x_shape, w_shape, 2, 1, 1, 1, groups)
+        return select.cheapest({name: select.cuda_conv_cost(name, op, geom) for name in select.CONV_ALGORITHMS["cuda"]})
+    assert choice((8, 64, 32, 32), (64, 64, 3, 3)) == "gemm"
+    assert choice((64, 1, 28, 28), (6, 1, 5, 5)) == "direct"                       # LeNet's first layer
+    assert choice((8, 64, 32, 32), (64, 1, 3, 3), groups=64) == "direct"           # depthwise
+    # 8 filters share too little for the forward and weight gradient; the input gradient sums 8 * 9 over 64
+    assert choice((8, 64, 32, 32), (8, 64, 3, 3)) == ("gemm" if op == "grad_input" else "direct")
+
+
 def test_the_signal_cost_model_picks_the_obvious_method():
     def choice(s1, s2, mode):
         return select.cheapest({m: select.signal_cost(m, s1, s2, mode, 4, 2) for m in select.SIGNAL_METHODS["cpu"]})
