@@ -25,7 +25,7 @@ def parser(description, epochs, out_name):
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where the tensors live")
     p.add_argument("--seed", type=int, default=0, help="seeds initialisation and shuffling")
     p.add_argument("--subset", type=_positive, default=None, help="train on the first SUBSET examples only (quick runs)")
-    p.add_argument("--threads", type=_positive, default=None, help="cap the CPU threads of Numba, OpenMP and BLAS")
+    p.add_argument("--threads", type=_positive, default=None, help="cap the CPU threads of Numba and OpenMP (BLAS runs on one)")
     p.add_argument("--out", type=Path, default=OUT, help=f"folder for {out_name}")
     return p
 
