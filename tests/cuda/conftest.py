@@ -9,12 +9,15 @@ here, at collection, is early enough in a whole-suite run too.
 The simulator's device arrays wrap NumPy arrays and lend them NumPy's
 arithmetic and methods, which a real device array lacks (or serves by a hidden
 copy to the host). Here they keep only what a real one has, so code that leans
-on NumPy behaviour fails under the simulator as it would on a GPU.
+on NumPy behaviour fails under the simulator as it would on a GPU. Its memory,
+too, is made to behave as a GPU's where that decides whether a test can pass
+(gpu_like_memory).
 """
 import contextlib
 import os
 import sys
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
@@ -56,6 +59,77 @@ def real_device_array_api():
             setattr(FakeCUDAArray, name, value)
 
 
+def garbage(a):
+    """Fill a new NumPy array with all-ones bytes (NaN in floats, -1 in integers), garbage as a GPU's may hold."""
+    a.reshape(-1).view(np.uint8).fill(0xFF)
+    return a
+
+
+def garbage_device_array(device_array):
+    garbage(device_array._ary)
+    return device_array
+
+
+@contextlib.contextmanager
+def gpu_like_memory():
+    """Within: the simulator's fresh memory is garbage, and a block's threads share its static shared arrays.
+
+    - Device, local and shared arrays come from np.empty (often zeros in a young process) and dynamic shared
+      memory from np.zeros; here they start as NaN / -1, so a kernel that reads memory before writing it
+      fails every time, not only in a process whose heap happens to hold NaNs.
+    - The simulator keys a block's static shared arrays by the line that asks for one and creates it on a
+      miss by a check-then-set that is not atomic: a thread switched out between the check and the set (the
+      short switch interval makes that likely) gets an array of its own, and the rest of the block reads
+      what it writes as uninitialised memory: intermittent NaNs in any kernel with a shared tile or reduction.
+    """
+    from numba import cuda
+    from numba.core import types
+    from numba.cuda.simulator.kernelapi import FakeCUDALocal, FakeCUDAShared
+    from numba.np import numpy_support
+
+    simulated_shared_array, simulated_shared_init = FakeCUDAShared.array, FakeCUDAShared.__init__
+    simulated_local_array = FakeCUDALocal.array
+    simulated_device_array, simulated_device_array_like = cuda.device_array, cuda.device_array_like
+
+    def device_array(*args, **kwargs):
+        return garbage_device_array(simulated_device_array(*args, **kwargs))
+
+    def device_array_like(*args, **kwargs):
+        return garbage_device_array(simulated_device_array_like(*args, **kwargs))
+
+    def shared_array(self, shape, dtype):
+        if shape == 0:     # dynamic shared memory: the launch's one buffer
+            return simulated_shared_array(self, shape, dtype)
+        caller = sys._getframe(1)
+        line = (caller.f_code.co_filename, caller.f_lineno)
+        found = self._allocations.get(line)
+        if found is None:
+            dtype = numpy_support.as_dtype(dtype) if isinstance(dtype, types.Type) else dtype
+            # setdefault is atomic: threads racing here all get the first array stored
+            found = self._allocations.setdefault(line, garbage(np.empty(shape, dtype)))
+        return found
+
+    def shared_init(self, dynshared_size):
+        simulated_shared_init(self, dynshared_size)
+        garbage(self._dynshared)
+
+    patches = [
+        (FakeCUDAShared, "array", shared_array),
+        (FakeCUDAShared, "__init__", shared_init),
+        (FakeCUDALocal, "array", lambda self, shape, dtype: garbage(simulated_local_array(self, shape, dtype))),
+        (cuda, "device_array", device_array),
+        (cuda, "device_array_like", device_array_like),
+    ]
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
+    for owner, name, replacement in patches:
+        setattr(owner, name, replacement)
+    try:
+        yield
+    finally:
+        for owner, name, original in saved:
+            setattr(owner, name, original)
+
+
 @pytest.fixture(autouse=True, scope="package")
 def cuda_ready():
     """Fail every CUDA test with the reason when neither a GPU nor the simulator can run kernels."""
@@ -66,6 +140,7 @@ def cuda_ready():
         if ops.cuda.simulated():
             sys.setswitchinterval(SIMULATOR_SWITCH_INTERVAL)
             stack.enter_context(real_device_array_api())
+            stack.enter_context(gpu_like_memory())
         yield
     sys.setswitchinterval(saved)
 
