@@ -33,7 +33,8 @@ cdef extern from "sgemm.h" nogil:
     ptrdiff_t sg_b_work()
     void sg_pack_a(int m, int k, const float* a, ptrdiff_t a_row, ptrdiff_t a_col, float* ap)
     void sg_gemm_packed(int m, int n, int k, const float* ap, const float* b, ptrdiff_t b_row, ptrdiff_t b_col,
-                        const ptrdiff_t* b_offsets, float beta, float* c, ptrdiff_t ldc, float* bwork)
+                        const ptrdiff_t* b_offsets, float beta, const float* bias, float* c, ptrdiff_t ldc,
+                        float* bwork)
     void sg_conv_tiles(int m, int j0, int j1, int k, const float* ap, const float* b, const ptrdiff_t* offsets,
                        int step, const float* bias, float* out, ptrdiff_t out_plane, int wp, int wo, int hp, int ho)
     void sg_line(float* dst, const float* src, int before, int count, int stride, int after)
@@ -197,8 +198,10 @@ def scratch_size(Py_ssize_t rows, Py_ssize_t block, Py_ssize_t out_channels):
 
 cdef inline void _product(int m, int n, int k, const floating* a, Py_ssize_t a_row, Py_ssize_t a_col,
                           const floating* packed_a, const floating* b, Py_ssize_t b_row, Py_ssize_t b_col,
-                          floating beta, floating* c, Py_ssize_t ldc, floating* scratch) noexcept nogil:
-    """C (m x n, row stride ldc) = beta * C + A B, A(i, p) = a[i * a_row + p * a_col], B(p, j) = b[p * b_row + j * b_col].
+                          floating beta, const floating* bias, floating* c, Py_ssize_t ldc,
+                          floating* scratch) noexcept nogil:
+    """C (m x n, row stride ldc) = beta * C + bias + A B, A(i, p) = a[i * a_row + p * a_col],
+    B(p, j) = b[p * b_row + j * b_col], bias: one value per row of C, or NULL.
 
     float32 on AVX-512: sgemm.h's kernel, A taken from packed_a when given (else packed into scratch).
     Otherwise BLAS, which is column-major: it computes C^T = B^T A^T, each operand transposed or not
@@ -207,13 +210,19 @@ cdef inline void _product(int m, int n, int k, const floating* a, Py_ssize_t a_r
     cdef char ta, tb
     cdef int lda, ldb, ldc_ = <int>ldc
     cdef floating one = 1
+    cdef Py_ssize_t i, j
     if floating is float:
         if _fast:
             if packed_a == NULL:
                 sg_pack_a(m, k, a, a_row, a_col, scratch + sg_b_work())
                 packed_a = scratch + sg_b_work()
-            sg_gemm_packed(m, n, k, packed_a, b, b_row, b_col, NULL, beta, c, ldc, scratch)
+            sg_gemm_packed(m, n, k, packed_a, b, b_row, b_col, NULL, beta, bias, c, ldc, scratch)
             return
+    if bias != NULL:  # BLAS has no bias: C takes it (scaled by beta) before the product adds in
+        for i in range(m):
+            for j in range(n):
+                c[i * ldc + j] = beta * c[i * ldc + j] + bias[i] if beta != 0 else bias[i]
+        beta = 1
     # a stride can be 1 by coincidence along a dim of length 1: pick the reading whose leading dim is valid
     if b_col == 1 and (k == 1 or b_row >= n):
         tb, ldb = c'N', <int>max(b_row, n)
@@ -279,11 +288,11 @@ def col2im(const floating[:, ::1] cols, floating[:, :, :, :, ::1] x,
 
 
 def conv_forward(const floating[:, :, :, :, ::1] x, const floating[:, ::1] w, const floating[::1] packed,
-                 floating[:, :, ::1] out, kernel, stride, pad, dilation, out_size, Py_ssize_t groups,
-                 Py_ssize_t block, floating[:, ::1] work, int threads):
-    """out (N, K, L) += w (K, C / groups * kvol) @ cols, per image block and group.
+                 const floating[::1] bias, floating[:, :, ::1] out, kernel, stride, pad, dilation, out_size,
+                 Py_ssize_t groups, Py_ssize_t block, floating[:, ::1] work, int threads):
+    """out (N, K, L) = bias + w (K, C / groups * kvol) @ cols, per image block and group.
 
-    packed: pack_weights(w, groups, False); work: (threads, scratch_size(...)).
+    packed: pack_weights(w, groups, False); bias: (K,) or None; work: (threads, scratch_size(...)).
     """
     cdef Geometry g = _geometry(x.shape, kernel, stride, pad, dilation, out_size)
     cdef Py_ssize_t N = x.shape[0], K = w.shape[0], Kg = K // groups, rows = (g.C // groups) * g.kvol
@@ -292,6 +301,7 @@ def conv_forward(const floating[:, :, :, :, ::1] x, const floating[:, ::1] w, co
     cdef floating* cols
     cdef const floating* b
     cdef Py_ssize_t b_row
+    cdef const floating* bias_at = NULL if bias is None else &bias[0]
     packed_group = packed.shape[0] // groups
     for task in prange(N * blocks, nogil=True, schedule="dynamic", num_threads=threads):
         n = task // blocks
@@ -309,7 +319,8 @@ def conv_forward(const floating[:, :, :, :, ::1] x, const floating[:, ::1] w, co
                 b_row = count
             _product(<int>Kg, <int>count, <int>rows, &w[grp * Kg, 0], rows, 1,
                      &packed[grp * packed_group] if packed_group else NULL, b, b_row, 1,
-                     1, &out[n, grp * Kg, l0], g.L, cols + g.C * g.kvol * block)
+                     0, NULL if bias_at == NULL else bias_at + grp * Kg, &out[n, grp * Kg, l0], g.L,
+                     cols + g.C * g.kvol * block)
 
 
 def conv_grad_input(const floating[:, :, ::1] grad_out, const floating[:, ::1] w, const floating[::1] packed,
@@ -334,13 +345,13 @@ def conv_grad_input(const floating[:, :, ::1] grad_out, const floating[:, ::1] w
         a_packed = &packed[grp * packed_group] if packed_group else NULL
         if identity:
             _product(<int>Cg, <int>g.L, <int>Kg, &w[grp * Kg, 0], 1, rows, a_packed, &grad_out[n, grp * Kg, 0],
-                     g.L, 1, 0, &grad[n, grp * Cg, 0, 0, 0], g.L, cols)
+                     g.L, 1, 0, NULL, &grad[n, grp * Cg, 0, 0, 0], g.L, cols)
             continue
         l0 = 0
         while l0 < g.L:
             count = min(block, g.L - l0)
             _product(<int>rows, <int>count, <int>Kg, &w[grp * Kg, 0], 1, rows, a_packed,
-                     &grad_out[n, grp * Kg, l0], g.L, 1, 0, cols, count, cols + g.C * g.kvol * block)
+                     &grad_out[n, grp * Kg, l0], g.L, 1, 0, NULL, cols, count, cols + g.C * g.kvol * block)
             _unpack(cols, &grad[n, 0, 0, 0, 0], count, grp * Cg, Cg, &g, l0, count)
             l0 = l0 + block
 
@@ -375,7 +386,7 @@ def conv_grad_weight(const floating[:, :, :, :, ::1] x, const floating[:, :, ::1
                 b = cols + grp * rows * count
                 b_col = count
             _product(<int>Kg, <int>rows, <int>count, &grad_out[n, grp * Kg, l0], g.L, 1, NULL, b, 1, b_col,
-                     1, &partial[t, grp * Kg, 0], rows, cols + g.C * g.kvol * block)
+                     1, NULL, &partial[t, grp * Kg, 0], rows, cols + g.C * g.kvol * block)
 
 
 def conv_implicit(const float[:, :, ::1] xp, const float[::1] packed, const Py_ssize_t[::1] offsets,
@@ -433,7 +444,7 @@ def conv_implicit_grad_weight(const float[:, :, ::1] xp, const float[:, :, ::1] 
                       scratch + sg_b_work())
             sg_gemm_packed(<int>Kg, <int>depth, <int>min(chunk, count - j0), scratch + sg_b_work(),
                            &xp[n, grp * Cg, 0] + step * j0, step, 0, <const ptrdiff_t*>&offsets[0], 1,
-                           &partial[t, grp * Kg, 0], depth, scratch)
+                           NULL, &partial[t, grp * Kg, 0], depth, scratch)
 
 
 def matmul(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] out, int threads):
@@ -455,7 +466,7 @@ def matmul(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] out, int 
     threads = min(threads, blocks)  # a lone block runs in the caller's thread, waking no other
     for task in prange(blocks, nogil=True, schedule="dynamic", num_threads=threads):
         j0 = task * block
-        sg_gemm_packed(<int>m, <int>min(block, n - j0), <int>k, &ap[0], &b[0, j0], n, 1, NULL, 0,
+        sg_gemm_packed(<int>m, <int>min(block, n - j0), <int>k, &ap[0], &b[0, j0], n, 1, NULL, 0, NULL,
                        &out[0, j0], n, &bwork[threadid(), 0])
 
 

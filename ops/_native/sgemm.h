@@ -1,6 +1,6 @@
 /* Single-precision matrix product with an AVX-512 register-blocked kernel (BLIS's layout: packed panels).
 
-   C (m x n, row stride ldc) = beta * C + A (m x k) B (k x n), with A(i, p) at a[i * a_row + p * a_col]
+   C (m x n, row stride ldc) = beta * C + A (m x k) B (k x n) (+ a bias per row), with A(i, p) at a[i * a_row + p * a_col]
    and B(p, j) at b[p * b_row + j * b_col], so either operand may be transposed in memory.
 
    Why our own: the conv kernels call one product per block from their own threads, and on CPUs that
@@ -257,11 +257,12 @@ SG_TARGET static void sg_conv_tiles(int m, int j0, int j1, int k, const float* a
     }
 }
 
-/* C = beta * C + A B with A packed by sg_pack_a (m x k); bwork: sg_b_work() floats.
-   B(p, j) = b[p * b_row + j * b_col], or b[p * b_row + b_offsets[j]] when b_offsets is given. */
+/* C = beta * C + bias + A B with A packed by sg_pack_a (m x k); bias: one value per row of C, or NULL;
+   bwork: sg_b_work() floats. B(p, j) = b[p * b_row + j * b_col], or b[p * b_row + b_offsets[j]] when
+   b_offsets is given. */
 SG_TARGET static void sg_gemm_packed(int m, int n, int k, const float* ap, const float* b, ptrdiff_t b_row,
-                                     ptrdiff_t b_col, const ptrdiff_t* b_offsets, float beta, float* c,
-                                     ptrdiff_t ldc, float* bwork) {
+                                     ptrdiff_t b_col, const ptrdiff_t* b_offsets, float beta, const float* bias,
+                                     float* c, ptrdiff_t ldc, float* bwork) {
     for (int jc = 0; jc < n; jc += SG_NC) {
         int nc = n - jc < SG_NC ? n - jc : SG_NC;
         for (int pc = 0; pc < k; pc += SG_KC) {
@@ -281,8 +282,8 @@ SG_TARGET static void sg_gemm_packed(int m, int n, int k, const float* ap, const
                     int cols = nc - j < SG_NR ? nc - j : SG_NR;
                     for (int i = ic; i < m && i < ic + SG_MC; i += SG_MR)
                         sg_kernel(kc, ap + (ptrdiff_t)i * k + (ptrdiff_t)pc * SG_MR, bwork + (ptrdiff_t)j * kc, NULL,
-                                  1, NULL, c + (ptrdiff_t)i * ldc + jc + j, ldc, step_beta, m - i < SG_MR ? m - i : SG_MR,
-                                  cols);
+                                  1, bias && pc == 0 ? bias + i : NULL, c + (ptrdiff_t)i * ldc + jc + j, ldc, step_beta,
+                                  m - i < SG_MR ? m - i : SG_MR, cols);
                 }
         }
     }
@@ -369,8 +370,8 @@ SG_TARGET static void sg_depthwise_weight(int rows, int width, int per_slice, pt
 static inline int sg_available(void) { return 0; }
 static void sg_pack_a(int m, int k, const float* a, ptrdiff_t a_row, ptrdiff_t a_col, float* ap) {}
 static void sg_gemm_packed(int m, int n, int k, const float* ap, const float* b, ptrdiff_t b_row,
-                           ptrdiff_t b_col, const ptrdiff_t* b_offsets, float beta, float* c, ptrdiff_t ldc,
-                           float* bwork) {}
+                           ptrdiff_t b_col, const ptrdiff_t* b_offsets, float beta, const float* bias, float* c,
+                           ptrdiff_t ldc, float* bwork) {}
 static void sg_conv_tiles(int m, int j0, int j1, int k, const float* ap, const float* b, const ptrdiff_t* offsets,
                           int step, const float* bias, float* out, ptrdiff_t out_plane, int wp, int wo, int hp,
                           int ho) {}

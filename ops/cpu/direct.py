@@ -24,6 +24,8 @@ Two engines run this formulation:
   channel, input channel), the chunks' partial sums added afterwards so that
   small K * C still fills the threads.
 """
+import functools
+
 import numba
 import numpy as np
 from numba import njit, prange
@@ -247,14 +249,13 @@ class _Phases:
         self.offsets = ((((z % sd) * sh + y % sh) * dq + z // sd) * hq + y // sh) * wq * sw + x
         # the last tile's masked loads stop at its last output's window, which may end past the phases
         self.volume = max(int(np.prod(self.phases)), int(self.offsets.max()) + sw * (self.count() - 1) + 1)
+        # offsets of every (input channel of a group, tap) from its group's first channel
+        self.tap_offsets = (np.arange(geom.in_channels // geom.groups)[:, None] * self.volume
+                            + self.offsets).reshape(-1)
 
     def split(self, x):
         """(N, C, *S) -> (N, C, volume): zero-padded, split into phases, flattened."""
         return _padded_planes(x, self.lows, self.phases, self.volume)
-
-    def tap_offsets(self, geom):
-        """Offsets of every (input channel of a group, tap) from its group's first channel."""
-        return (np.arange(geom.in_channels // geom.groups)[:, None] * self.volume + self.offsets).reshape(-1)
 
     def count(self):
         """One past the grid position of the last output."""
@@ -269,6 +270,17 @@ class _Phases:
         return grid
 
 
+# A geometry's plan is arrays of offsets computed in Python: tens of microseconds, as long as a small conv.
+@functools.lru_cache(maxsize=256)
+def _plan(geom):
+    return _Plan(geom)
+
+
+@functools.lru_cache(maxsize=256)
+def _phases(geom):
+    return _Phases(geom)
+
+
 def _native_forward(x, w, bias, geom, kind):
     """The forward by a native kernel, straight into the output: depthwise row by row; the implicit GEMM
     over the positions of the phase grid (whole 32-wide tiles even for narrow images)."""
@@ -276,15 +288,15 @@ def _native_forward(x, w, bias, geom, kind):
     out = np.empty((geom.batch, geom.out_channels, int(np.prod(geom.out_spatial))), x.dtype)
     bias = np.zeros(geom.out_channels, x.dtype) if bias is None else bias
     if kind == "depthwise":
-        plan = _Plan(geom)
+        plan = _plan(geom)
         native.conv_depthwise(plan.pad_input(x), w.reshape(geom.out_channels, -1), bias, plan.offsets, out,
                               plan.padded, plan.out, n_threads)
         return out.reshape(geom.output_shape)
-    phases = _Phases(geom)
+    phases = _phases(geom)
     w2 = w.reshape(geom.out_channels, -1)
     packed = np.empty(geom.groups * native.packed_size(geom.out_channels // geom.groups, w2.shape[1]), x.dtype)
     native.pack_weights(w2, geom.groups, False, packed)
-    native.conv_implicit(phases.split(x), packed, phases.tap_offsets(geom), bias, out, geom.groups, phases.grid,
+    native.conv_implicit(phases.split(x), packed, phases.tap_offsets, bias, out, geom.groups, phases.grid,
                          phases.out, phases.step, _BLOCK, n_threads)
     return out.reshape(geom.output_shape)
 
@@ -294,7 +306,7 @@ def forward(x, w, bias, geom):
     kind = _native_kind(geom, x.dtype, "forward")
     if kind:
         return _native_forward(x, w, bias, geom, kind)
-    plan = _Plan(geom)
+    plan = _plan(geom)
     rows = np.empty((geom.batch, geom.out_channels) + plan.row_shape, x.dtype)
     bias = np.zeros(geom.out_channels, x.dtype) if bias is None else bias
     _forward(plan.pad_input(x), plan.weights(w), bias, plan.offsets, plan.bases, plan.step, rows)
@@ -316,7 +328,7 @@ def _transposed(geom):
 
 def grad_input(grad_out, w, geom):
     """grad_out (N, K, *S_out), w (K, C // groups, *k) -> (N, C, *S)."""
-    plan = _Plan(geom)
+    plan = _plan(geom)
     if plan.wide:
         crop, transposed = _transposed(geom)
         kind = _native_kind(transposed, grad_out.dtype, "forward")
@@ -333,7 +345,7 @@ def grad_input(grad_out, w, geom):
 
 def grad_weight(x, grad_out, geom):
     """x (N, C, *S), grad_out (N, K, *S_out) -> (K, C // groups, *k)."""
-    plan = _Plan(geom)
+    plan = _plan(geom)
     kind = _native_kind(geom, x.dtype, "grad_weight")
     n_threads = threads.get_num_threads()
     pairs = geom.out_channels * (geom.in_channels // geom.groups)
@@ -343,8 +355,8 @@ def grad_weight(x, grad_out, geom):
                                       grad, geom.groups, plan.padded, plan.out, n_threads)
         return grad.reshape(geom.weight_shape)
     if kind == "implicit":  # products of grad_out on the grid with the taps packed (transposed) from the input
-        phases = _Phases(geom)
-        offsets = phases.tap_offsets(geom)
+        phases = _phases(geom)
+        offsets = phases.tap_offsets
         partial = np.zeros((n_threads, geom.out_channels, offsets.size), x.dtype)
         work = np.empty((n_threads, native.scratch_size(0, _BLOCK, geom.out_channels)), x.dtype)
         native.conv_implicit_grad_weight(phases.split(x), phases.on_grid(grad_out), offsets, partial, geom.groups,

@@ -63,9 +63,8 @@ def forward(x, w, bias, geom):
     n_threads = threads.get_num_threads()
     block = _block(geom, x.dtype)
     out = np.empty((geom.batch, geom.out_channels, int(np.prod(geom.out_spatial))), x.dtype)
-    out[...] = 0 if bias is None else bias[:, None]
     w2, packed = _packed_weights(w, geom, False)
-    native.conv_forward(x.reshape(_five_d(x.shape)), w2, packed, out, *_args(geom), geom.groups, block,
+    native.conv_forward(x.reshape(_five_d(x.shape)), w2, packed, bias, out, *_args(geom), geom.groups, block,
                         _work(geom, x.dtype, n_threads, block), n_threads)
     return out.reshape(geom.output_shape)
 

@@ -137,3 +137,12 @@ def test_direct_on_the_native_kernels_and_on_numba(rng, product):
             w = rng.standard_normal(w_shape).astype(dtype)
             b = rng.standard_normal(w_shape[0]).astype(dtype)
             check_against_reference(rng, "direct", nd, dtype, x, w, b, dict(dict(stride=1, padding=0, dilation=1, groups=1), **args))
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_without_bias_every_output_is_written(rng, algorithm, dtype):
+    for i in range(4):
+        x, w, _, args = random_case(rng, 2, dtype, stride_one=i % 2 == 0)
+        geom = shapes.conv_geometry(x.shape, w.shape, 2, **args)
+        assert_close(ops.conv2d(x, w, algorithm=algorithm, **args), reference.conv.forward(x, w, None, geom))
