@@ -200,58 +200,55 @@ def _reflect(i, size):
 
 
 @njit(parallel=True, cache=True)
-def _blur_pool(x, out, rows, taps, stride, pad, offsets, weights):
+def _blur_pool(x, out, rows, taps, stride, pad, columns):
     """out = binomial blur (rows[d, :taps[d]] per dim) of reflect-padded x, subsampled by stride.
 
-    Windows inside the input read flat offsets with the filter's weights; only the border reflects.
+    The filter is separable: each output line first blurs whole input lines over depth and height (a
+    contiguous, vectorised pass), then blurs that line along W at columns[ox, t], the reflected indices.
     """
     planes, D, H, W = x.shape
     Do, Ho, Wo = out.shape[1:]
-    flat = x.reshape(planes, D * H * W)
     for task in prange(planes * Do):
         p, oz = task // Do, task % Do
-        plane = flat[p]
-        iz0 = oz * stride[0] - pad[0]
-        inside_z = iz0 >= 0 and iz0 + taps[0] <= D
+        line = np.empty(W, x.dtype)
         for oy in range(Ho):
-            iy0 = oy * stride[1] - pad[1]
-            inside_zy = inside_z and iy0 >= 0 and iy0 + taps[1] <= H
+            line[:] = 0
+            for tz in range(taps[0]):
+                iz = _reflect(oz * stride[0] - pad[0] + tz, D)
+                for ty in range(taps[1]):
+                    src = x[p, iz, _reflect(oy * stride[1] - pad[1] + ty, H)]
+                    weight = rows[0, tz] * rows[1, ty]
+                    for i in range(W):
+                        line[i] += weight * src[i]
             for ox in range(Wo):
-                ix0 = ox * stride[2] - pad[2]
-                total = out.dtype.type(0)
-                if inside_zy and ix0 >= 0 and ix0 + taps[2] <= W:
-                    base = (iz0 * H + iy0) * W + ix0
-                    for t in range(offsets.size):
-                        total += weights[t] * plane[base + offsets[t]]
-                    out[p, oz, oy, ox] = total
-                    continue
-                for tz in range(taps[0]):
-                    iz = _reflect(iz0 + tz, D)
-                    for ty in range(taps[1]):
-                        iy = _reflect(iy0 + ty, H)
-                        wzy = rows[0, tz] * rows[1, ty]
-                        for tx in range(taps[2]):
-                            total += wzy * rows[2, tx] * x[p, iz, iy, _reflect(ix0 + tx, W)]
+                total = line[0] * 0
+                for tx in range(taps[2]):
+                    total += rows[2, tx] * line[columns[ox, tx]]
                 out[p, oz, oy, ox] = total
 
 
 @njit(parallel=True, cache=True)
-def _blur_pool_grad(grad_out, grad, rows, taps, stride, pad):
+def _blur_pool_grad(grad_out, grad, rows, taps, stride, pad, columns):
+    """The adjoint of _blur_pool, line by line: spread each output line along W, then add it to the input
+    lines it blurred (a task per plane, which owns the plane's gradient)."""
     planes, D, H, W = grad.shape
     Do, Ho, Wo = grad_out.shape[1:]
     for p in prange(planes):
+        line = np.empty(W, grad.dtype)
         for oz in range(Do):
             for oy in range(Ho):
+                line[:] = 0
                 for ox in range(Wo):
                     g = grad_out[p, oz, oy, ox]
-                    for tz in range(taps[0]):
-                        iz = _reflect(oz * stride[0] - pad[0] + tz, D)
-                        for ty in range(taps[1]):
-                            iy = _reflect(oy * stride[1] - pad[1] + ty, H)
-                            wzy = rows[0, tz] * rows[1, ty] * g
-                            for tx in range(taps[2]):
-                                ix = _reflect(ox * stride[2] - pad[2] + tx, W)
-                                grad[p, iz, iy, ix] += wzy * rows[2, tx]
+                    for tx in range(taps[2]):
+                        line[columns[ox, tx]] += rows[2, tx] * g
+                for tz in range(taps[0]):
+                    iz = _reflect(oz * stride[0] - pad[0] + tz, D)
+                    for ty in range(taps[1]):
+                        dst = grad[p, iz, _reflect(oy * stride[1] - pad[1] + ty, H)]
+                        weight = rows[0, tz] * rows[1, ty]
+                        for i in range(W):
+                            dst[i] += weight * line[i]
 
 
 def max_pool(x, geom):
@@ -298,27 +295,28 @@ def _blur_args(input_shape, filt_size, stride, dtype):
     rows[3 - geom.nd:, :filt_size] = row / row.sum()
     taps = _triple((filt_size,) * geom.nd, 1)
     out_shape = tuple(input_shape[:2]) + geom.out_spatial
-    return out_shape, rows, taps, _triple(geom.stride, 1), _triple((pads[0],) * geom.nd, 0)
+    strides, lows = _triple(geom.stride, 1), _triple((pads[0],) * geom.nd, 0)
+    # along W, the input column each (output, tap) reads: the reflection done once here
+    width = input_shape[-1]
+    at = np.arange(out_shape[-1])[:, None] * strides[2] - lows[2] + np.arange(taps[2])
+    columns = np.where(at < 0, -at, np.where(at >= width, 2 * (width - 1) - at, at))
+    return out_shape, rows, taps, strides, lows, columns
 
 
 def blur_pool(x, filt_size, stride):
     """x (N, C, *S) -> (N, C, *((S - 1) // stride + 1)): reflect-pad, binomial blur, subsample."""
-    out_shape, rows, taps, strides, pads = _blur_args(x.shape, filt_size, stride, x.dtype)
-    _, h, w = _triple(x.shape[2:], 1)
-    z, y, xs = np.indices(taps).reshape(3, -1)
-    offsets = (z * h + y) * w + xs
-    weights = rows[0, z] * rows[1, y] * rows[2, xs]
+    out_shape, rows, taps, strides, pads, columns = _blur_args(x.shape, filt_size, stride, x.dtype)
     out = np.empty(_planes(out_shape), x.dtype)
-    _blur_pool(x.reshape(_planes(x.shape)), out, rows, taps, strides, pads, offsets, weights)
+    _blur_pool(x.reshape(_planes(x.shape)), out, rows, taps, strides, pads, columns)
     return out.reshape(out_shape)
 
 
 def blur_pool_grad_input(grad_out, input_shape, filt_size, stride):
     """grad_out (N, C, *S_out) -> input_shape."""
     input_shape = tuple(input_shape)
-    out_shape, rows, taps, strides, pads = _blur_args(input_shape, filt_size, stride, grad_out.dtype)
+    out_shape, rows, taps, strides, pads, columns = _blur_args(input_shape, filt_size, stride, grad_out.dtype)
     if tuple(grad_out.shape) != out_shape:
         raise ValueError(f"grad_out has shape {tuple(grad_out.shape)}, blur-pool of {input_shape} produces {out_shape}")
     grad = np.zeros(_planes(input_shape), grad_out.dtype)
-    _blur_pool_grad(grad_out.reshape(_planes(out_shape)), grad, rows, taps, strides, pads)
+    _blur_pool_grad(grad_out.reshape(_planes(out_shape)), grad, rows, taps, strides, pads, columns)
     return grad.reshape(input_shape)
