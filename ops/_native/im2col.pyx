@@ -16,10 +16,11 @@ scipy.linalg.cython_blas, called single-threaded: the threads are ours), the
 product landing straight in the (N, K, L) output. 1x1 convs with stride 1 and
 no padding skip the packing: the image already is its cols matrix.
 
-Implicit GEMM (conv_implicit, conv_implicit_grad_weight), depthwise
-(conv_depthwise) and per-pair weight gradients (conv_pairs_grad_weight) read
-the taps in place from the padded input (pad_planes, split into stride phases
-for strided convs): see ops/cpu/direct.py for the layout.
+Implicit GEMM (conv_implicit, conv_implicit_grad_weight) and per-pair weight
+gradients (conv_pairs_grad_weight) read the taps in place from the padded input
+(pad_planes, split into stride phases for strided convs): see ops/cpu/direct.py
+for the layout. The depthwise forward (conv_depthwise) reads the input itself,
+masking the taps that fall in the padding.
 """
 import numpy as np
 from cython cimport floating
@@ -39,8 +40,13 @@ cdef extern from "sgemm.h" nogil:
                        int step, const float* bias, float* out, ptrdiff_t out_plane, int wp, int wo, int hp, int ho)
     void sg_line(float* dst, const float* src, int before, int count, int stride, int after)
     void sg_add_line(float* dst, const float* src, int count, int stride)
-    void sg_depthwise(int row0, int rows, int col0, int width, int per_slice, ptrdiff_t slice, ptrdiff_t src_row,
-                      ptrdiff_t dst_row, int taps, const float* w, const ptrdiff_t* offsets, const float* src,
+    ctypedef struct sg_window:
+        int input[3]
+        int output[3]
+        int kernel[3]
+        int dilation[3]
+        int pad[3]
+    void sg_depthwise(const sg_window* g, int row0, int rows, int col0, int width, const float* w, const float* src,
                       float bias, float* dst)
     void sg_depthwise_weight(int rows, int width, int per_slice, ptrdiff_t slice, ptrdiff_t src_row, ptrdiff_t g_row,
                              int taps, const float* g, const ptrdiff_t* offsets, const float* src, float* grad_w)
@@ -470,26 +476,32 @@ def matmul(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] out, int 
                        &out[0, j0], n, &bwork[threadid(), 0])
 
 
-def conv_depthwise(const float[:, :, ::1] xp, const float[:, ::1] w, const float[::1] bias,
-                   const Py_ssize_t[::1] offsets, float[:, :, ::1] out, padded, out_size, int threads):
-    """out[n, c] (Do * Ho * Wo) = bias[c] + sum over t of w[c, t] * xp[n, c] at offsets[t] from each output's
-    window: a stride-1 depthwise conv, xp (N, C, V) padded (to `padded` (Dp, Hp, Wp)) and flattened, the
-    outputs written in place. One task per (image, channel, band of rows, stretch of columns): one image of
-    one channel, such as a signal, still fills the threads."""
-    cdef Py_ssize_t N = xp.shape[0], C = xp.shape[1], Hp = padded[1], Wp = padded[2]
-    cdef Py_ssize_t Do = out_size[0], Ho = out_size[1], Wo = out_size[2], rows = Do * Ho
+def conv_depthwise(const float[:, :, ::1] x, const float[:, ::1] w, const float[::1] bias, float[:, :, ::1] out,
+                   in_size, out_size, kernel, dilation, pad, int threads):
+    """out[n, c] (Do * Ho * Wo) = bias[c] + sum over taps t of w[c, t] * x[n, c] at the tap's place in each output's
+    window: a stride-1 depthwise conv of x (N, C, D * H * W), unpadded (zeros stand for the `pad` cells before
+    each of D, H, W and for those after), written in place. kernel, dilation and pad are 3-tuples; w (C, taps).
+    One task per (image, channel, band of rows, stretch of columns): one image of one channel, such as a
+    signal, still fills the threads."""
+    cdef sg_window g
+    cdef Py_ssize_t N = x.shape[0], C = x.shape[1], Ho = out_size[1], Wo = out_size[2], rows = out_size[0] * Ho
     cdef Py_ssize_t width = min(Wo, 4096), band = max(1, 4096 // Wo)
     cdef Py_ssize_t stretches = (Wo + width - 1) // width, bands = (rows + band - 1) // band
-    cdef Py_ssize_t task, n, c, r0, c0
+    cdef Py_ssize_t task, n, c, r0, c0, i
     if not _fast:
         raise RuntimeError("the AVX-512 kernel is not in use on this CPU (fast_sgemm() is False)")
+    for i in range(3):
+        g.input[i], g.output[i], g.kernel[i], g.dilation[i], g.pad[i] = in_size[i], out_size[i], kernel[i], dilation[i], pad[i]
+    if x.shape[2] != g.input[0] * g.input[1] * g.input[2] or out.shape[2] != rows * Wo or w.shape[1] != g.kernel[0] * g.kernel[1] * g.kernel[2]:
+        raise ValueError(f"x {tuple(x.shape)[:3]}, out {tuple(out.shape)[:3]} or w {tuple(w.shape)[:2]} do not "
+                         f"match the planes {tuple(in_size)} -> {tuple(out_size)} and kernel {tuple(kernel)}")
     for task in prange(N * C * bands * stretches, nogil=True, schedule="static", num_threads=threads):
         n = task // (C * bands * stretches)
         c = (task // (bands * stretches)) % C
         r0 = ((task // stretches) % bands) * band
         c0 = (task % stretches) * width
-        sg_depthwise(<int>r0, <int>min(band, rows - r0), <int>c0, <int>min(width, Wo - c0), <int>Ho, Hp * Wp, Wp, Wo,
-                     <int>w.shape[1], &w[c, 0], <const ptrdiff_t*>&offsets[0], &xp[n, c, 0], bias[c], &out[n, c, 0])
+        sg_depthwise(&g, <int>r0, <int>min(band, rows - r0), <int>c0, <int>min(width, Wo - c0), &w[c, 0], &x[n, c, 0],
+                     bias[c], &out[n, c, 0])
 
 
 def conv_pairs_grad_weight(const float[:, :, ::1] xp, const float[:, :, ::1] grad_out, const Py_ssize_t[::1] offsets,

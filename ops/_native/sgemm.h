@@ -35,6 +35,10 @@
 static inline ptrdiff_t sg_a_size(int m, int k) { return (ptrdiff_t)((m + SG_MR - 1) / SG_MR) * SG_MR * k; }
 static inline ptrdiff_t sg_b_work(void) { return (ptrdiff_t)SG_KC * SG_NC; }
 
+/* A stride-1 window over a (D, H, W) plane: the input's and output's sizes, the kernel, its dilation and the
+   padding before each dim (1-D and 2-D planes have D = 1, or D = H = 1). */
+typedef struct { int input[3], output[3], kernel[3], dilation[3], pad[3]; } sg_window;
+
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
 #define SG_TARGET __attribute__((target("avx512f,avx512vl,avx2,fma")))
@@ -289,32 +293,53 @@ SG_TARGET static void sg_gemm_packed(int m, int n, int k, const float* ap, const
     }
 }
 
-/* Depthwise (one input channel per filter), stride 1, on output rows r = row0 .. row0 + rows - 1 (each
-   `width` long from column col0, row stride dst_row): dst[r, i] = bias + sum over t of w[t] * src[base(r) +
-   offsets[t] + i], base(r) = (r / per_slice) * slice + (r % per_slice) * src_row + col0 in the padded input.
-   64 outputs at a time in registers; no product to pack: one filter, one channel. */
-SG_TARGET static void sg_depthwise(int row0, int rows, int col0, int width, int per_slice, ptrdiff_t slice,
-                                   ptrdiff_t src_row, ptrdiff_t dst_row, int taps, const float* w,
-                                   const ptrdiff_t* offsets, const float* src, float bias, float* dst) {
-    int depth = row0 / per_slice, row = row0 % per_slice;  /* counters, not a division per row */
+/* Lanes lo .. hi - 1 of a 16-lane vector. */
+static inline __mmask16 sg_lanes(int lo, int hi) { return (__mmask16)(sg_mask(hi) & ~sg_mask(lo)); }
+
+/* Depthwise (one input channel per filter), stride 1, reading the unpadded input plane src (D, H, W) in place:
+   output rows r = row0 .. row0 + rows - 1 of the (Do, Ho) grid, columns col0 .. col0 + width - 1 of Wo:
+   dst[r, ox] = bias + sum over taps t = (kz, ky, kx) of w[t] * src[(oz, oy, ox) + k * dilation - pad],
+   zero outside the plane. A tap whose input row is outside the plane in depth or height is skipped for the
+   whole output row; along W, the lanes outside the row are masked off (masked lanes are never read), except in
+   blocks whose every tap lies inside. No padded copy of the input: a depthwise conv does so little per element
+   that writing and re-reading one took as long as the conv. 64 outputs at a time in registers. */
+SG_TARGET static void sg_depthwise(const sg_window* g, int row0, int rows, int col0, int width, const float* w,
+                                   const float* src, float bias, float* dst) {
+    const int D = g->input[0], H = g->input[1], W = g->input[2], Ho = g->output[1];
+    const int kd = g->kernel[0], kh = g->kernel[1], kw = g->kernel[2];
+    const int dz = g->dilation[0], dy = g->dilation[1], dx = g->dilation[2];
+    const int pz = g->pad[0], py = g->pad[1], px = g->pad[2];
+    const int inner_lo = px, inner_hi = W + px - (kw - 1) * dx;  /* outputs whose taps all lie inside a row */
     for (int r = row0; r < row0 + rows; r++) {
-        const float* line = src + depth * slice + (ptrdiff_t)row * src_row + col0;
-        float* out = dst + (ptrdiff_t)r * dst_row + col0;
-        if (++row == per_slice) { row = 0; depth++; }
-        for (int j = 0; j < width; j += 64) {
+        const int oz = r / Ho, oy = r % Ho;
+        float* out = dst + (ptrdiff_t)r * g->output[2];
+        for (int j = col0; j < col0 + width; j += 64) {
+            const int n = col0 + width - j < 64 ? col0 + width - j : 64;
+            const int inner = j >= inner_lo && j + n <= inner_hi;
             __m512 acc[4];
             __mmask16 mask[4];
             for (int v = 0; v < 4; v++) {
-                int left = width - j - 16 * v;
-                mask[v] = left >= 16 ? 0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+                mask[v] = sg_mask(n - 16 * v);
                 acc[v] = _mm512_set1_ps(bias);
             }
-            for (int t = 0; t < taps; t++) {
-                __m512 wt = _mm512_set1_ps(w[t]);
-                const float* in = line + offsets[t] + j;
-#pragma GCC unroll 4
+            for (int kx = 0; kx < kw; kx++) {
+                const int ix = j + kx * dx - px;
+                __mmask16 m[4];
                 for (int v = 0; v < 4; v++)
-                    acc[v] = _mm512_fmadd_ps(wt, _mm512_maskz_loadu_ps(mask[v], in + 16 * v), acc[v]);
+                    m[v] = inner ? mask[v] : mask[v] & sg_lanes(-ix - 16 * v, W - ix - 16 * v);
+                for (int kz = 0; kz < kd; kz++) {
+                    const int iz = oz + kz * dz - pz;
+                    if (iz < 0 || iz >= D) continue;
+                    for (int ky = 0; ky < kh; ky++) {
+                        const int iy = oy + ky * dy - py;
+                        if (iy < 0 || iy >= H) continue;
+                        const float* in = src + ((ptrdiff_t)iz * H + iy) * W + ix;
+                        const __m512 wt = _mm512_set1_ps(w[(kz * kh + ky) * kw + kx]);
+#pragma GCC unroll 4
+                        for (int v = 0; v < 4; v++)
+                            acc[v] = _mm512_fmadd_ps(wt, _mm512_maskz_loadu_ps(m[v], in + 16 * v), acc[v]);
+                    }
+                }
             }
 #pragma GCC unroll 4
             for (int v = 0; v < 4; v++) _mm512_mask_storeu_ps(out + j + 16 * v, mask[v], acc[v]);
@@ -377,8 +402,7 @@ static void sg_conv_tiles(int m, int j0, int j1, int k, const float* ap, const f
                           int ho) {}
 static void sg_line(float* dst, const float* src, int before, int count, int stride, int after) {}
 static void sg_add_line(float* dst, const float* src, int count, int stride) {}
-static void sg_depthwise(int row0, int rows, int col0, int width, int per_slice, ptrdiff_t slice,
-                         ptrdiff_t src_row, ptrdiff_t dst_row, int taps, const float* w, const ptrdiff_t* offsets,
+static void sg_depthwise(const sg_window* g, int row0, int rows, int col0, int width, const float* w,
                          const float* src, float bias, float* dst) {}
 static void sg_depthwise_weight(int rows, int width, int per_slice, ptrdiff_t slice, ptrdiff_t src_row,
                                 ptrdiff_t g_row, int taps, const float* g, const ptrdiff_t* offsets, const float* src,

@@ -282,15 +282,16 @@ def _phases(geom):
 
 
 def _native_forward(x, w, bias, geom, kind):
-    """The forward by a native kernel, straight into the output: depthwise row by row; the implicit GEMM
-    over the positions of the phase grid (whole 32-wide tiles even for narrow images)."""
+    """The forward by a native kernel, straight into the output: depthwise row by row from the unpadded input;
+    the implicit GEMM over the positions of the phase grid (whole 32-wide tiles even for narrow images)."""
     n_threads = threads.get_num_threads()
     out = np.empty((geom.batch, geom.out_channels, int(np.prod(geom.out_spatial))), x.dtype)
     bias = np.zeros(geom.out_channels, x.dtype) if bias is None else bias
     if kind == "depthwise":
-        plan = _plan(geom)
-        native.conv_depthwise(plan.pad_input(x), w.reshape(geom.out_channels, -1), bias, plan.offsets, out,
-                              plan.padded, plan.out, n_threads)
+        fill = (1,) * (3 - geom.nd)
+        native.conv_depthwise(x.reshape(out.shape[:2] + (-1,)), w.reshape(geom.out_channels, -1), bias, out,
+                              fill + geom.in_spatial, fill + geom.out_spatial, fill + geom.kernel,
+                              fill + geom.dilation, (0,) * len(fill) + tuple(lo for lo, _ in geom.padding), n_threads)
         return out.reshape(geom.output_shape)
     phases = _phases(geom)
     w2 = w.reshape(geom.out_channels, -1)

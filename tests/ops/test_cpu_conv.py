@@ -114,12 +114,15 @@ def test_direct_on_the_native_kernels_and_on_numba(rng, product):
     float32, depthwise ones its native depthwise kernel (grad_input as a conv of grad_out for both), else
     its Numba kernels: 1-3 dims, dilation, groups, 'same' with an even kernel, padding larger than the
     kernel (negative padding for grad_input), more taps than the depthwise weight gradient keeps at once,
+    rows of several 64-wide blocks (masked at the edges, unmasked inside) and of several 4096-wide stretches,
     and strides (the implicit GEMM's forward reads stride phases, along W every element or every other)."""
     cases = [((2, 5, 13, 12), (8, 5, 3, 4), dict(padding="same")),
              ((2, 6, 15, 14), (6, 1, 3, 3), dict(padding=1, groups=6)),
              ((1, 3, 8, 9, 7), (3, 1, 2, 3, 3), dict(padding=(0, 2, 1), dilation=(2, 1, 1), groups=3)),
              ((2, 4, 23, 21), (4, 1, 5, 6), dict(padding=4, groups=4)),
              ((1, 2, 300), (2, 1, 17), dict(padding="same", groups=2)),
+             ((2, 3, 4, 150), (3, 1, 3, 5), dict(padding=(1, 7), dilation=(1, 3), groups=3)),
+             ((1, 1, 4500), (1, 1, 9), dict(padding=12, dilation=2)),
              ((2, 3, 31, 30), (8, 3, 7, 7), dict(stride=2, padding=3)),
              ((2, 6, 17, 19), (12, 3, 3, 4), dict(stride=(1, 2), padding=(2, 1), dilation=(1, 2), groups=2)),
              ((1, 4, 16, 15), (9, 4, 3, 3), dict(stride=(3, 1), padding=1)),
