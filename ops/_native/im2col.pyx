@@ -25,6 +25,7 @@ masking the taps that fall in the padding.
 import numpy as np
 from cython cimport floating
 from cython.parallel cimport prange, threadid
+from libc.string cimport memset
 from scipy.linalg.cython_blas cimport dgemm, sgemm
 
 
@@ -332,10 +333,11 @@ def conv_forward(const floating[:, :, :, :, ::1] x, const floating[:, ::1] w, co
 def conv_grad_input(const floating[:, :, ::1] grad_out, const floating[:, ::1] w, const floating[::1] packed,
                     floating[:, :, :, :, ::1] grad, kernel, stride, pad, dilation, out_size, Py_ssize_t groups,
                     Py_ssize_t block, floating[:, ::1] work, int threads):
-    """grad (N, C, D, H, W) = col2im(w^T @ grad_out) per image and group; grad must start at zero.
+    """grad (N, C, D, H, W) = col2im(w^T @ grad_out) per image and group; what grad holds on entry is ignored.
 
     packed: pack_weights(w, groups, True). One task per (image, group) owns that part of grad,
-    so the scatter has no races.
+    so the scatter has no races, and zeroes it first where it scatters (1x1 convs write it whole): in the
+    task's thread, so fresh pages are first touched in parallel, and never twice.
     """
     cdef Geometry g = _geometry(grad.shape, kernel, stride, pad, dilation, out_size)
     cdef Py_ssize_t N = grad.shape[0], K = w.shape[0], Kg = K // groups, Cg = g.C // groups
@@ -353,6 +355,7 @@ def conv_grad_input(const floating[:, :, ::1] grad_out, const floating[:, ::1] w
             _product(<int>Cg, <int>g.L, <int>Kg, &w[grp * Kg, 0], 1, rows, a_packed, &grad_out[n, grp * Kg, 0],
                      g.L, 1, 0, NULL, &grad[n, grp * Cg, 0, 0, 0], g.L, cols)
             continue
+        memset(&grad[n, grp * Cg, 0, 0, 0], 0, Cg * g.D * g.H * g.W * sizeof(floating))
         l0 = 0
         while l0 < g.L:
             count = min(block, g.L - l0)

@@ -264,10 +264,8 @@ class _Phases:
 
     def on_grid(self, a):
         """(N, K, *S_out) -> (N, K, Do * Hq * Wq): the outputs placed on the grid, zero between them."""
-        (do, ho, wo), (_, hq, wq) = self.out, self.grid
-        grid = np.zeros(a.shape[:2] + (do * hq * wq,), a.dtype)
-        grid.reshape(a.shape[:2] + (do, hq, wq))[:, :, :, :ho, :wo] = a.reshape(a.shape[:2] + (do, ho, wo))
-        return grid
+        (do, _, _), (_, hq, wq) = self.out, self.grid
+        return _padded_planes(a, (0, 0, 0), (1, 1, do, hq, wq), do * hq * wq)
 
 
 # A geometry's plan is arrays of offsets computed in Python: tens of microseconds, as long as a small conv.

@@ -73,7 +73,7 @@ def grad_input(grad_out, w, geom):
     """grad_out (N, K, *S_out), w (K, C // groups, *k) -> (N, C, *S)."""
     n_threads = threads.get_num_threads()
     block = _block(geom, grad_out.dtype)
-    grad = np.zeros(_five_d(geom.input_shape), grad_out.dtype)
+    grad = np.empty(_five_d(geom.input_shape), grad_out.dtype)
     w2, packed = _packed_weights(w, geom, True)
     native.conv_grad_input(grad_out.reshape(geom.batch, geom.out_channels, -1), w2, packed, grad, *_args(geom),
                            geom.groups, block, _work(geom, grad_out.dtype, n_threads, block), n_threads)
