@@ -11,11 +11,15 @@ element i of the row, with no bounds checks:
   rows are long even for 28x28 images;
 - otherwise: one row per output (depth, height) line of Wo elements, step = stride along W.
 
-Two engines run this formulation:
+Three engines compute the direct algorithm:
 - the native implicit GEMM (ops/_native: sgemm.h's 8 x 32 register tile reading
   the taps in place), float32 stride-1 convs with >= 4 filters per group: the
   forward, the weight gradient (taps packed transposed), and the input
   gradient as the forward of grad_out with the flipped, transposed kernel;
+- the native depthwise kernels (float32, stride 1): the forward reads the unpadded input and masks the
+  taps that fall in the padding (it does so little work per element that a padded copy of the input
+  cost as much as the conv); the weight gradient, one correlation per (filter, channel) pair, also
+  serves convs with few pairs (first layers) and reads the padded input;
 - Numba kernels for the rest (float64, strides, depthwise), one compiled
   kernel per dtype for every dim, stride, dilation and group count. Work split
   (no two threads write one element): forward, one task per (image, output
