@@ -507,23 +507,80 @@ def conv_depthwise(const float[:, :, ::1] x, const float[:, ::1] w, const float[
                      bias[c], &out[n, c, 0])
 
 
-def conv_pairs_grad_weight(const float[:, :, ::1] xp, const float[:, :, ::1] grad_out, const Py_ssize_t[::1] offsets,
-                           float[:, ::1] grad_w, Py_ssize_t groups, padded, out_size, int threads):
+def conv_pairs_grad_weight(const float[:, :, :, ::1] x, const float[:, :, ::1] grad_out, const Py_ssize_t[::1] offsets,
+                           float[:, ::1] grad_w, Py_ssize_t groups, lows, padded, out_size, float[:, ::1] work,
+                           int threads):
     """grad_w[k, c * T + t] = sum over n and outputs of grad_out[n, k] * xp[n, group(k) * Cg + c] at offsets[t] from
-    the output's window: the weight gradient of a stride-1 conv as one correlation per (filter, channel) pair,
-    for few pairs (depthwise, first layers); grad_out (N, K, Do * Ho * Wo). One task per pair, which owns its
-    taps of grad_w."""
-    cdef Py_ssize_t N = xp.shape[0], Cg = xp.shape[1] // groups, K = grad_out.shape[1], Kg = K // groups
-    cdef Py_ssize_t T = offsets.shape[0], Hp = padded[1], Wp = padded[2]
-    cdef Py_ssize_t Do = out_size[0], Ho = out_size[1], Wo = out_size[2], pair, k, c, n
+    the output's window, xp the input zero-padded as pad_planes(x, lows, (1, 1) + padded) does: the weight
+    gradient of a stride-1 conv as one correlation per (filter, channel) pair, for few pairs (depthwise, first
+    layers). x (N * C, D, H, W), grad_out (N, K, Do * Ho * Wo). One task per pair, which owns its taps of grad_w.
+
+    With work (threads, padded volume + slack), each task pads its planes into its thread's row of work just
+    before reading them, so a padded copy of the input is never written out whole (depthwise convs, which
+    read each plane once); with work of no rows, x must be that padded copy, as (N * C, 1, 1, volume)
+    (convs whose pairs share planes)."""
+    cdef Py_ssize_t N = grad_out.shape[0], C = x.shape[0] // N, Cg = C // groups, K = grad_out.shape[1]
+    cdef Py_ssize_t Kg = K // groups, T = offsets.shape[0], Hp = padded[1], Wp = padded[2]
+    cdef Py_ssize_t Do = out_size[0], Ho = out_size[1], Wo = out_size[2], pair, k, c, n, p
+    cdef bint pad_here = work.shape[0] > 0
+    cdef Padding q
+    cdef const float* plane
     if not _fast:
         raise RuntimeError("the AVX-512 kernel is not in use on this CPU (fast_sgemm() is False)")
+    if pad_here:
+        if work.shape[0] < threads:
+            raise ValueError(f"work has {work.shape[0]} rows for {threads} threads")
+        q = _padding((x.shape[1], x.shape[2], x.shape[3]), lows, (1, 1) + tuple(padded), work.shape[1])
     for pair in prange(K * Cg, nogil=True, schedule="dynamic", num_threads=threads):
         k = pair // Cg
         c = pair % Cg
         for n in range(N):
+            p = n * C + (k // Kg) * Cg + c
+            if pad_here:
+                _pad_plane(&x[p, 0, 0, 0], &work[threadid(), 0], &q)
+                plane = &work[threadid(), 0]
+            else:
+                plane = &x[p, 0, 0, 0]
             sg_depthwise_weight(<int>(Do * Ho), <int>Wo, <int>Ho, Hp * Wp, Wp, Wo, <int>T, &grad_out[n, k, 0],
-                                <const ptrdiff_t*>&offsets[0], &xp[n, (k // Kg) * Cg + c, 0], &grad_w[k, c * T])
+                                <const ptrdiff_t*>&offsets[0], plane, &grad_w[k, c * T])
+
+
+cdef struct Padding:
+    Py_ssize_t D, H, W, lz, ly, lx, sd, sh, Dq, Hq, Wr, keep, used, volume
+
+
+cdef Padding _padding(shape, lows, phases, Py_ssize_t volume) except *:
+    cdef Padding q
+    q.D, q.H, q.W = shape[0], shape[1], shape[2]
+    q.lz, q.ly, q.lx = lows[0], lows[1], lows[2]
+    q.sd, q.sh, q.Dq, q.Hq, q.Wr = phases
+    q.keep = max(0, min(q.W, q.Wr - q.lx))
+    q.used, q.volume = q.sd * q.sh * q.Dq * q.Hq * q.Wr, volume
+    if q.used > volume:
+        raise ValueError(f"out holds {volume} elements per plane, the padded planes {q.used}")
+    return q
+
+
+cdef void _pad_plane(const floating* x, floating* out, Padding* q) noexcept nogil:
+    """One plane of pad_planes: x (D, H, W) -> out (volume)."""
+    cdef Py_ssize_t r, z, y, i
+    cdef floating* row
+    for r in range(q.sd * q.sh * q.Dq * q.Hq):  # r = ((pz * sh + py) * Dq + z') * Hq + y'
+        z = (r // q.Hq) % q.Dq * q.sd + r // (q.sh * q.Dq * q.Hq) - q.lz
+        y = r % q.Hq * q.sh + (r // (q.Dq * q.Hq)) % q.sh - q.ly
+        row = out + r * q.Wr
+        if 0 <= z < q.D and 0 <= y < q.H:
+            for i in range(q.lx):
+                row[i] = 0
+            for i in range(q.keep):
+                row[q.lx + i] = x[(z * q.H + y) * q.W + i]
+            for i in range(q.lx + q.keep, q.Wr):
+                row[i] = 0
+        else:
+            for i in range(q.Wr):
+                row[i] = 0
+    for i in range(q.used, q.volume):
+        out[i] = 0
 
 
 def pad_planes(const floating[:, :, :, ::1] x, floating[:, ::1] out, lows, phases, int threads):
@@ -534,28 +591,7 @@ def pad_planes(const floating[:, :, :, ::1] x, floating[:, ::1] out, lows, phase
     and rows py, py + sh, ... (Hq), each Wr wide; with sd = sh = 1 this is the zero-padded plane itself.
     Cells past the padded extent are dropped.
     """
-    cdef Py_ssize_t P = x.shape[0], D = x.shape[1], H = x.shape[2], W = x.shape[3]
-    cdef Py_ssize_t lz = lows[0], ly = lows[1], lx = lows[2]
-    cdef Py_ssize_t sd = phases[0], sh = phases[1], Dq = phases[2], Hq = phases[3], Wr = phases[4]
-    cdef Py_ssize_t keep = max(0, min(W, Wr - lx)), used = sd * sh * Dq * Hq * Wr, volume = out.shape[1]
-    cdef Py_ssize_t p, r, z, y, i
-    cdef floating* row
-    if used > volume:
-        raise ValueError(f"out holds {volume} elements per plane, the padded planes {used}")
-    for p in prange(P, nogil=True, schedule="static", num_threads=threads):
-        for r in range(sd * sh * Dq * Hq):  # r = ((pz * sh + py) * Dq + z') * Hq + y'
-            z = (r // Hq) % Dq * sd + r // (sh * Dq * Hq) - lz
-            y = r % Hq * sh + (r // (Dq * Hq)) % sh - ly
-            row = &out[p, r * Wr]
-            if 0 <= z < D and 0 <= y < H:
-                for i in range(lx):
-                    row[i] = 0
-                for i in range(keep):
-                    row[lx + i] = x[p, z, y, i]
-                for i in range(lx + keep, Wr):
-                    row[i] = 0
-            else:
-                for i in range(Wr):
-                    row[i] = 0
-        for i in range(used, volume):
-            out[p, i] = 0
+    cdef Padding q = _padding((x.shape[1], x.shape[2], x.shape[3]), lows, phases, out.shape[1])
+    cdef Py_ssize_t p
+    for p in prange(x.shape[0], nogil=True, schedule="static", num_threads=threads):
+        _pad_plane(&x[p, 0, 0, 0], &out[p, 0], &q)

@@ -19,7 +19,8 @@ Three engines compute the direct algorithm:
 - the native depthwise kernels (float32, stride 1): the forward reads the unpadded input and masks the
   taps that fall in the padding (it does so little work per element that a padded copy of the input
   cost as much as the conv); the weight gradient, one correlation per (filter, channel) pair, also
-  serves convs with few pairs (first layers) and reads the padded input;
+  serves convs with few pairs (first layers) and, for depthwise ones, pads each plane into a per-thread
+  buffer as it goes;
 - Numba kernels for the rest (float64, strides, depthwise), one compiled
   kernel per dtype for every dim, stride, dilation and group count. Work split
   (no two threads write one element): forward, one task per (image, output
@@ -49,12 +50,16 @@ _BLOCK = 2048
 _FEW_PAIR_TAPS = 256
 
 
+def _planes(x):
+    """(N, C, *S) -> (N * C, D, H, W), 1-D and 2-D planes as D = H = 1 or D = 1."""
+    return x.reshape((x.shape[0] * x.shape[1],) + (1,) * (5 - x.ndim) + x.shape[2:])
+
+
 def _padded_planes(x, lows, phases, volume):
     """(N, C, *S) -> (N, C, volume): each plane zero-padded with the input at `lows`, split into the stride
     phases (sd, sh, Dq, Hq, Wr) (see _Phases; (1, 1, D, H, W) pads only), flattened, zeros to the end."""
     planes = np.empty(x.shape[:2] + (volume,), x.dtype)
-    four = x.reshape((x.shape[0] * x.shape[1],) + (1,) * (5 - x.ndim) + x.shape[2:])
-    native.pad_planes(four, planes.reshape(-1, volume), lows, phases, threads.get_num_threads())
+    native.pad_planes(_planes(x), planes.reshape(-1, volume), lows, phases, threads.get_num_threads())
     return planes
 
 
@@ -74,6 +79,7 @@ class _Plan:
                           for (lo, hi), o, s, d, k, size in
                           zip(pads, out, stride, dilation, self.kernel, (1,) * fill + geom.in_spatial))
         self.padded = tuple(size + lo + hi for size, (lo, hi) in zip((1,) * fill + geom.in_spatial, self.pads))
+        self.lows = tuple(lo for lo, _ in self.pads)
         dp, hp, wp = self.padded
         taps = np.indices(self.kernel).reshape(3, -1)
         self.offsets = ((taps[0] * dilation[0] * hp + taps[1] * dilation[1]) * wp + taps[2] * dilation[2]).astype(np.int64)
@@ -94,7 +100,7 @@ class _Plan:
 
     def pad_input(self, x):
         """(N, C, *S) -> (N, C, volume): zero-padded, flattened, followed by the slack."""
-        return _padded_planes(x, tuple(lo for lo, _ in self.pads), (1, 1) + self.padded, self.volume)
+        return _padded_planes(x, self.lows, (1, 1) + self.padded, self.volume)
 
     def crop_view(self, xp):
         """The input's cells inside a padded (N, C, volume) array, as an (N, C, D, H, W) view."""
@@ -354,8 +360,12 @@ def grad_weight(x, grad_out, geom):
     pairs = geom.out_channels * (geom.in_channels // geom.groups)
     if kind == "depthwise" or (kind == "implicit" and plan.wide and pairs * len(plan.offsets) <= _FEW_PAIR_TAPS):
         grad = np.zeros((geom.out_channels, pairs // geom.out_channels * len(plan.offsets)), x.dtype)
-        native.conv_pairs_grad_weight(plan.pad_input(x), grad_out.reshape(grad_out.shape[:2] + (-1,)), plan.offsets,
-                                      grad, geom.groups, plan.padded, plan.out, n_threads)
+        if kind == "depthwise":  # each plane read once: padded as it is read
+            planes, work = _planes(x), np.empty((n_threads, plan.volume), x.dtype)
+        else:  # planes shared by several filters: padded once
+            planes, work = plan.pad_input(x).reshape(-1, 1, 1, plan.volume), np.empty((0, 0), x.dtype)
+        native.conv_pairs_grad_weight(planes, grad_out.reshape(grad_out.shape[:2] + (-1,)), plan.offsets, grad,
+                                      geom.groups, plan.lows, plan.padded, plan.out, work, n_threads)
         return grad.reshape(geom.weight_shape)
     if kind == "implicit":  # products of grad_out on the grid with the taps packed (transposed) from the input
         phases = _phases(geom)
