@@ -7,6 +7,8 @@ int64 triples (kernel, stride, pad, dilation) in (D, H, W) order.
 Forward kernels split the work over (plane, output depth row); the gradients
 scatter, so each plane belongs to one thread and there are no races.
 """
+import functools
+
 import numpy as np
 from numba import njit, prange
 
@@ -19,19 +21,22 @@ def _triple(values, fill):
 
 def _planes(shape):
     """(N, C, *S) -> (N * C, D, H, W): the 4-D view every kernel works on."""
-    return (shape[0] * shape[1],) + tuple(_triple(shape[2:], 1))
+    return (shape[0] * shape[1],) + (1,) * (5 - len(shape)) + tuple(shape[2:])
 
 
-def _window_args(geom):
-    return (_triple(geom.kernel, 1), _triple(geom.stride, 1), _triple(geom.padding, 0), _triple(geom.dilation, 1))
-
-
-def _window_offsets(geom):
-    """Flat offsets in the input plane of every window cell from the window's first cell."""
-    kernel, _, _, dilation = _window_args(geom)
+@functools.lru_cache(maxsize=256)
+def _window(geom):
+    """(kernel, stride, pad, dilation, offsets): the window's int64 triples, and the flat offsets in the input
+    plane of every window cell from the window's first cell. Made once per geometry: building these arrays
+    took longer than pooling a small batch."""
+    kernel, stride, pad, dilation = (_triple(geom.kernel, 1), _triple(geom.stride, 1), _triple(geom.padding, 0),
+                                     _triple(geom.dilation, 1))
     _, h, w = _triple(geom.in_spatial, 1)
     taps = np.indices(kernel).reshape(3, -1) * dilation[:, None]
-    return (taps[0] * h + taps[1]) * w + taps[2]
+    window = kernel, stride, pad, dilation, (taps[0] * h + taps[1]) * w + taps[2]
+    for a in window:
+        a.flags.writeable = False
+    return window
 
 
 @njit(inline="always")
@@ -255,7 +260,7 @@ def max_pool(x, geom):
     """x (N, C, *S) -> (out (N, C, *S_out), int64 flat positions of each maximum in its input plane)."""
     out = np.empty(_planes(geom.output_shape), x.dtype)
     idx = np.empty(out.shape, np.int64)
-    _max_pool(x.reshape(_planes(x.shape)), out, idx, *_window_args(geom), _window_offsets(geom))
+    _max_pool(x.reshape(_planes(x.shape)), out, idx, *_window(geom))
     return out.reshape(geom.output_shape), idx.reshape(geom.output_shape)
 
 
@@ -271,23 +276,25 @@ def max_pool_grad_input(grad_out, indices, geom):
 
 def avg_pool(x, geom, count_include_pad=True):
     """x (N, C, *S) -> (N, C, *S_out): window means, PyTorch's divisor rule."""
-    kernel, stride, pad, _ = _window_args(geom)
+    kernel, stride, pad, _, offsets = _window(geom)
     out = np.empty(_planes(geom.output_shape), x.dtype)
-    _avg_pool(x.reshape(_planes(x.shape)), out, kernel, stride, pad, bool(count_include_pad), _window_offsets(geom))
+    _avg_pool(x.reshape(_planes(x.shape)), out, kernel, stride, pad, bool(count_include_pad), offsets)
     return out.reshape(geom.output_shape)
 
 
 def avg_pool_grad_input(grad_out, geom, count_include_pad=True):
     """grad_out (N, C, *S_out) -> (N, C, *S): each window's share spread over its input cells."""
-    kernel, stride, pad, _ = _window_args(geom)
+    kernel, stride, pad, _, offsets = _window(geom)
     grad = np.zeros(_planes(geom.input_shape), grad_out.dtype)
     _avg_pool_grad(grad_out.reshape(_planes(grad_out.shape)), grad, kernel, stride, pad, bool(count_include_pad),
-                   _window_offsets(geom))
+                   offsets)
     return grad.reshape(geom.input_shape)
 
 
+@functools.lru_cache(maxsize=256)
 def _blur_args(input_shape, filt_size, stride, dtype):
-    """Checks (through the reference's blur_geometry), the output shape, and the kernel's per-dim filter rows."""
+    """Checks (through the reference's blur_geometry), the output shape, and the kernel's per-dim filter rows;
+    made once per shape, as _window is."""
     pads, geom = blur_geometry(input_shape, filt_size, stride)
     row = np.array(BINOMIAL_ROWS[filt_size])
     rows = np.zeros((3, 7), dtype)
@@ -300,12 +307,14 @@ def _blur_args(input_shape, filt_size, stride, dtype):
     width = input_shape[-1]
     at = np.arange(out_shape[-1])[:, None] * strides[2] - lows[2] + np.arange(taps[2])
     columns = np.where(at < 0, -at, np.where(at >= width, 2 * (width - 1) - at, at))
+    for a in (rows, taps, strides, lows, columns):
+        a.flags.writeable = False
     return out_shape, rows, taps, strides, lows, columns
 
 
 def blur_pool(x, filt_size, stride):
     """x (N, C, *S) -> (N, C, *((S - 1) // stride + 1)): reflect-pad, binomial blur, subsample."""
-    out_shape, rows, taps, strides, pads, columns = _blur_args(x.shape, filt_size, stride, x.dtype)
+    out_shape, rows, taps, strides, pads, columns = _blur_args(tuple(x.shape), filt_size, stride, x.dtype)
     out = np.empty(_planes(out_shape), x.dtype)
     _blur_pool(x.reshape(_planes(x.shape)), out, rows, taps, strides, pads, columns)
     return out.reshape(out_shape)
