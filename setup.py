@@ -11,7 +11,7 @@ extensions = [
         "ops._native.im2col",
         ["ops/_native/im2col.pyx"],
         include_dirs=[numpy.get_include(), "ops/_native"],
-        depends=["ops/_native/sgemm.h"],
+        depends=["ops/_native/sgemm.h", "ops/_native/winograd.h"],
         extra_compile_args=openmp + ["-O3"] + ([] if sys.platform == "win32" else ["-fno-tree-loop-distribute-patterns"]),
         extra_link_args=[] if sys.platform == "win32" else openmp,
     ),

@@ -19,7 +19,7 @@ import time
 
 CONV_ALGORITHMS = {
     "cpu": {"reference": "ops.reference.conv", "gemm": "ops.cpu.gemm", "direct": "ops.cpu.direct",
-            "fft": "ops.cpu.fftconv"},
+            "fft": "ops.cpu.fftconv", "winograd": "ops.cpu.winograd"},
     "cuda": {"direct": "ops.cuda.direct", "gemm": "ops.cuda.gemm", "fft": "ops.cuda.fftconv"},
 }
 POOL_BACKENDS = {"cpu": "ops.cpu.pool", "cuda": "ops.cuda.pool"}
@@ -45,6 +45,8 @@ DIRECT_MAC = 1 / 20e9         # direct kernel (Numba), stride 1: vectorised rows
 DEPTHWISE_MAC = 1 / 38e9      # native depthwise kernel (float32, AVX-512, stride 1), signals included
 DIRECT_STRIDED_MAC = 1 / 2.5e9  # direct kernel, stride > 1: gathers
 DIRECT_ROW_TAP = 10e-9        # direct kernel: one tap over one row block (slicing, loop setup)
+WINOGRAD_ELEMENT = 0.28e-9     # one element of a Winograd transform (input, or output), in the L2 cache ...
+WINOGRAD_SCALAR = 4e-9        # ... and by the scalar loops (float64, or a CPU without AVX-512)
 FFT_UNIT = 0.12e-9            # one n log2 n unit of a real FFT (pocketfft) ...
 FFT_LARGE = 3.0               # ... and this many times more when one dim is longer than FFT_CACHED
 FFT_CACHED = 1 << 16
@@ -123,7 +125,10 @@ def conv_cost(name, op, geom, itemsize, threads):
             gradient): the flops over the padded grid's positions plus the copies it makes; otherwise
             the Numba kernels: the multiply-adds over wide rows (stride 1) or output lines (strided),
             plus a fixed cost per row and tap;
-    fft:    one transform per input, filter and output plane, plus the channel sums between them.
+    fft:    one transform per input, filter and output plane, plus the channel sums between them;
+    winograd (2-D 3x3 stride-1 convs, forward and grad_input): the flops / 2.25 of its 16 products per
+            tile, plus the padded copy and the transforms' elements (16 per tile and channel or filter,
+            far cheaper on AVX-512 than in the scalar loops).
     Each is divided by min(threads, its independent tasks); float64 costs twice as much.
     """
     out_positions = math.prod(geom.out_spatial)
@@ -177,6 +182,16 @@ def conv_cost(name, op, geom, itemsize, threads):
         tasks = {"forward": geom.batch * geom.out_channels, "grad_input": geom.batch * geom.in_channels,
                  "grad_weight": geom.out_channels * cg * geom.batch}[op]
         return CALL + _parallel(work * precision, tasks, threads)
+    if name == "winograd":
+        from .cpu import winograd
+        if op == "grad_weight" or not winograd.supports(geom):
+            return math.inf  # its weight gradient is the direct algorithm's
+        tiles = math.prod(-(-o // 2) for o in geom.out_spatial)
+        transformed = geom.batch * tiles * 16 * (geom.in_channels + geom.out_channels)
+        rows = geom.out_channels if op == "forward" else geom.in_channels
+        work = (geom.flops / 2.25 * flop * _tile_waste(rows) + geom.batch * math.prod(padded) * geom.in_channels
+                * PACK_ELEMENT + transformed * (WINOGRAD_ELEMENT if fast else WINOGRAD_SCALAR))
+        return CALL + _parallel(work, geom.batch * max(1, tiles // 64), threads)
     if name == "fft":
         size = math.prod(padded)
         transforms = geom.batch * geom.in_channels + geom.out_channels * cg + geom.batch * geom.out_channels

@@ -7,11 +7,12 @@ from .backends import (BACKENDS, REFERENCE_MAX_FLOPS, best_seconds, random, requ
                        synchronize, to_backend, warm_up)
 from .shapes import CONV
 
-ALGORITHMS = ["auto", "gemm", "direct", "fft", "reference"]
+ALGORITHMS = ["auto", "gemm", "direct", "fft", "winograd", "reference"]
 
 
 def require_algorithm(geom, backend, algorithm):
-    """Skip combinations that do not apply: unknown on this backend, fft with stride, a large reference."""
+    """Skip combinations that do not apply: unknown on this backend, fft with stride, winograd off its 3x3
+    stride-1 convs, a large reference."""
     if algorithm == "reference":
         if backend != "cpu" or geom.flops > REFERENCE_MAX_FLOPS:
             raise NotImplementedError("the NumPy reference is timed on small CPU shapes only")
@@ -19,6 +20,10 @@ def require_algorithm(geom, backend, algorithm):
     if algorithm == "fft" and any(s > 1 for s in geom.stride):
         raise NotImplementedError("FFT convolution computes stride 1 only")
     require_listed(select.CONV_ALGORITHMS, backend, algorithm, "conv algorithm")
+    if algorithm == "winograd":
+        from ops.cpu import winograd
+        if not winograd.supports(geom):
+            raise NotImplementedError("Winograd's F(2x2, 3x3) computes 2-D 3x3 stride-1 convs without groups only")
 
 
 class Conv:

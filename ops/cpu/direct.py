@@ -55,7 +55,7 @@ def _planes(x):
     return x.reshape((x.shape[0] * x.shape[1],) + (1,) * (5 - x.ndim) + x.shape[2:])
 
 
-def _padded_planes(x, lows, phases, volume):
+def padded_planes(x, lows, phases, volume):
     """(N, C, *S) -> (N, C, volume): each plane zero-padded with the input at `lows`, split into the stride
     phases (sd, sh, Dq, Hq, Wr) (see _Phases; (1, 1, D, H, W) pads only), flattened, zeros to the end."""
     planes = np.empty(x.shape[:2] + (volume,), x.dtype)
@@ -100,7 +100,7 @@ class _Plan:
 
     def pad_input(self, x):
         """(N, C, *S) -> (N, C, volume): zero-padded, flattened, followed by the slack."""
-        return _padded_planes(x, self.lows, (1, 1) + self.padded, self.volume)
+        return padded_planes(x, self.lows, (1, 1) + self.padded, self.volume)
 
     def crop_view(self, xp):
         """The input's cells inside a padded (N, C, volume) array, as an (N, C, D, H, W) view."""
@@ -265,7 +265,7 @@ class _Phases:
 
     def split(self, x):
         """(N, C, *S) -> (N, C, volume): zero-padded, split into phases, flattened."""
-        return _padded_planes(x, self.lows, self.phases, self.volume)
+        return padded_planes(x, self.lows, self.phases, self.volume)
 
     def count(self):
         """One past the grid position of the last output."""
@@ -275,7 +275,7 @@ class _Phases:
     def on_grid(self, a):
         """(N, K, *S_out) -> (N, K, Do * Hq * Wq): the outputs placed on the grid, zero between them."""
         (do, _, _), (_, hq, wq) = self.out, self.grid
-        return _padded_planes(a, (0, 0, 0), (1, 1, do, hq, wq), do * hq * wq)
+        return padded_planes(a, (0, 0, 0), (1, 1, do, hq, wq), do * hq * wq)
 
 
 # A geometry's plan is arrays of offsets computed in Python: tens of microseconds, as long as a small conv.
@@ -322,7 +322,15 @@ def forward(x, w, bias, geom):
     return plan.from_rows(rows, geom.output_shape)
 
 
-def _transposed(geom):
+def transposed_weights(w, geom):
+    """w (K, C // groups, *k) flipped in space, its channel axes swapped within each group: (C, K // groups, *k),
+    the weights of the transposed geometry (see transposed_geometry)."""
+    groups, kg, cg = geom.groups, geom.out_channels // geom.groups, geom.in_channels // geom.groups
+    flipped = np.flip(w, axis=tuple(range(2, 2 + geom.nd))).reshape((groups, kg, cg) + geom.kernel)
+    return np.ascontiguousarray(flipped.swapaxes(1, 2)).reshape((geom.in_channels, kg) + geom.kernel)
+
+
+def transposed_geometry(geom):
     """The input gradient of a stride-1 conv is the stride-1 conv of grad_out with the kernel flipped and its
     channel axes swapped within each group, padded by span - padding: its geometry, and the crop of grad_out
     where that padding is negative."""
@@ -339,14 +347,11 @@ def grad_input(grad_out, w, geom):
     """grad_out (N, K, *S_out), w (K, C // groups, *k) -> (N, C, *S)."""
     plan = _plan(geom)
     if plan.wide:
-        crop, transposed = _transposed(geom)
+        crop, transposed = transposed_geometry(geom)
         kind = _native_kind(transposed, grad_out.dtype, "forward")
         if kind:
-            groups, kg, cg = geom.groups, geom.out_channels // geom.groups, geom.in_channels // geom.groups
-            flipped = np.flip(w, axis=tuple(range(2, 2 + geom.nd))).reshape((groups, kg, cg) + geom.kernel)
-            wt = np.ascontiguousarray(flipped.swapaxes(1, 2)).reshape((geom.in_channels, kg) + geom.kernel)
             g = np.ascontiguousarray(grad_out[(Ellipsis,) + crop])
-            return _native_forward(g, wt, None, transposed, kind)
+            return _native_forward(g, transposed_weights(w, geom), None, transposed, kind)
     grad = np.empty((geom.batch, geom.in_channels, plan.volume), grad_out.dtype)
     _grad_input(plan.to_rows(grad_out), plan.weights(w), plan.offsets, plan.bases, plan.step, grad)
     return plan.crop_input(grad, geom.input_shape)

@@ -6,6 +6,7 @@ import pytest
 
 import ops
 from ops import reference, select, shapes
+from ops.cpu import winograd
 from tests.helpers import assert_close
 
 CONV = {1: ops.conv1d, 2: ops.conv2d, 3: ops.conv3d}
@@ -38,8 +39,20 @@ def random_case(rng, nd, dtype, stride_one=False):
     return x, w, b, dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
 
 
+def refused(algorithm, geom, call):
+    """Whether the algorithm does not cover this geometry (winograd: 2-D 3x3 stride-1 convs only), after
+    checking that call() then says so."""
+    if algorithm == "winograd" and not winograd.supports(geom):
+        with pytest.raises(NotImplementedError, match="3x3"):
+            call()
+        return True
+    return False
+
+
 def check_against_reference(rng, algorithm, nd, dtype, x, w, b, args):
     geom = shapes.conv_geometry(x.shape, w.shape, nd, **args)
+    if refused(algorithm, geom, lambda: CONV[nd](x, w, b, algorithm=algorithm, **args)):
+        return
     out = CONV[nd](x, w, b, algorithm=algorithm, **args)
     assert out.dtype == dtype
     assert_close(out, reference.conv.forward(x, w, b, geom))
@@ -78,10 +91,14 @@ def test_bench_like_shapes_match_the_reference(rng, algorithm):
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_conv_transpose_matches_the_reference(rng, algorithm):
     x = rng.standard_normal((2, 4, 6, 5))
-    w = rng.standard_normal((4, 3, 3, 2))
-    geom = shapes.conv_transpose_geometry(x.shape, w.shape, 2, 2, 1, 1, 2, 1)
-    expected = reference.conv.grad_input(x, w, geom)
-    assert_close(ops.conv_transpose2d(x, w, None, 2, 1, 1, 2, algorithm=algorithm), expected)
+    for w_shape, stride, output_padding, groups in (((4, 3, 3, 2), 2, 1, 2), ((4, 3, 3, 3), 1, 0, 1)):
+        w = rng.standard_normal(w_shape)
+        geom = shapes.conv_transpose_geometry(x.shape, w.shape, 2, stride, 1, output_padding, groups, 1)
+        transpose = lambda: ops.conv_transpose2d(x, w, None, stride, 1, output_padding, groups, algorithm=algorithm)
+        if refused(algorithm, geom, transpose):
+            continue
+        expected = reference.conv.grad_input(x, w, geom)
+        assert_close(transpose(), expected)
 
 
 @pytest.fixture(params=[True, False], ids=["avx512-kernel", "blas"])
@@ -151,4 +168,25 @@ def test_without_bias_every_output_is_written(rng, algorithm, dtype):
     for i in range(4):
         x, w, _, args = random_case(rng, 2, dtype, stride_one=i % 2 == 0)
         geom = shapes.conv_geometry(x.shape, w.shape, 2, **args)
-        assert_close(ops.conv2d(x, w, algorithm=algorithm, **args), reference.conv.forward(x, w, None, geom))
+        if not refused(algorithm, geom, lambda: ops.conv2d(x, w, algorithm=algorithm, **args)):
+            assert_close(ops.conv2d(x, w, algorithm=algorithm, **args), reference.conv.forward(x, w, None, geom))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_winograd_across_tiles_and_blocks(rng, dtype, product):
+    """F(2x2, 3x3) on odd and even sizes (a last tile half outside the output), rows of one tile, of 16 tiles
+    and more (the float32 transforms' blocks of 16 and their tails), tasks of several tile rows and a last
+    shorter one, padding 0 to 2, different per dim, with and without bias; in float32 both the AVX-512
+    transforms and products and the scalar loops with BLAS."""
+    cases = [((1, 3, 5, 7), (4, 3, 3, 3), 1),
+             ((2, 4, 9, 40), (5, 4, 3, 3), 0),
+             ((1, 2, 37, 70), (3, 2, 3, 3), 2),
+             ((3, 5, 4, 4), (9, 5, 3, 3), (1, 2)),
+             ((1, 1, 3, 3), (2, 1, 3, 3), 0)]
+    for x_shape, w_shape, padding in cases:
+        x = rng.standard_normal(x_shape).astype(dtype)
+        w = rng.standard_normal(w_shape).astype(dtype)
+        b = rng.standard_normal(w_shape[0]).astype(dtype)
+        check_against_reference(rng, "winograd", 2, dtype, x, w, b, dict(stride=1, padding=padding, dilation=1, groups=1))
+        geom = shapes.conv_geometry(x.shape, w.shape, 2, padding=padding)
+        assert_close(ops.conv2d(x, w, None, padding=padding, algorithm="winograd"), reference.conv.forward(x, w, None, geom))

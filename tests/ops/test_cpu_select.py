@@ -8,20 +8,22 @@ from ops import reference, select, shapes
 from tests.helpers import assert_close
 
 
-def conv_choice(x_shape, w_shape, nd=2, stride=1, padding=0, groups=1, op="forward", threads=2):
+def conv_choice(x_shape, w_shape, nd=2, stride=1, padding=0, groups=1, op="forward", threads=2, itemsize=4):
     geom = shapes.conv_geometry(x_shape, w_shape, nd, stride, padding, 1, groups)
-    return select.cheapest({name: select.conv_cost(name, op, geom, 4, threads)
+    return select.cheapest({name: select.conv_cost(name, op, geom, itemsize, threads)
                             for name in select.CONV_ALGORITHMS["cpu"]})
 
 
 @pytest.mark.parametrize("op", ["forward", "grad_input", "grad_weight"])
 def test_the_cost_model_picks_the_obvious_algorithm(op):
     from ops._native import im2col
-    # many channels: the implicit GEMM of 'direct' where it runs (float32 on AVX-512; strided convs' forward
-    # only), else im2col + GEMM; the two come close for the weight gradient
+    # many channels: Winograd's F(2x2, 3x3) for 3x3 stride-1 convs where its transforms run on AVX-512 (float32),
+    # but for the weight gradient; elsewhere the implicit GEMM of 'direct' where it runs (float32 on AVX-512;
+    # strided convs' forward only), else im2col + GEMM; the two come close for the weight gradient
     fast = im2col.fast_sgemm()
-    many = {"direct"} if fast and op != "grad_weight" else {"direct", "gemm"} if fast else {"gemm"}
+    many = {"winograd"} if fast and op != "grad_weight" else {"direct", "gemm"} if fast else {"gemm"}
     assert conv_choice((8, 64, 56, 56), (64, 64, 3, 3), padding=1, op=op) in many
+    assert conv_choice((8, 64, 56, 56), (64, 64, 3, 3), padding=1, op=op, itemsize=8) == "gemm"
     assert conv_choice((8, 64, 56, 56), (128, 64, 1, 1), op=op) == "gemm"
     assert conv_choice((8, 64, 56, 56), (64, 1, 3, 3), padding=1, groups=64, op=op) == "direct"
     assert conv_choice((4, 8, 128, 128), (8, 8, 15, 15), padding=7, op=op) == "fft"
@@ -85,7 +87,7 @@ def test_autotune_times_once_remembers_and_agrees_with_the_reference(rng, autotu
 
 def test_unknown_names_are_rejected():
     x = np.ones((1, 1, 5, 5), np.float32) * np.arange(5)
-    with pytest.raises(ValueError, match="unknown conv algorithm 'winograd'"):
-        ops.conv2d(x, x[:, :, :3, :3], algorithm="winograd")
+    with pytest.raises(ValueError, match="unknown conv algorithm 'toom-cook'"):
+        ops.conv2d(x, x[:, :, :3, :3], algorithm="toom-cook")
     with pytest.raises(ValueError, match="unknown correlate/convolve method 'spline'"):
         ops.correlate(x[0, 0], x[0, 0], method="spline")

@@ -1,0 +1,77 @@
+"""Winograd's minimal filtering F(2x2, 3x3) for 3x3 stride-1 2-D convolutions (Lavin and Gray, 2016).
+
+Each 2x2 block of outputs (a tile) is A^T [(G g G^T) * (B^T d B)] A, d the tile's 4x4 input patch and g a
+3x3 filter: 16 multiplications per tile and channel where the direct sum takes 36. Summed over channels,
+the 16 elementwise products become 16 matrix products, (K, C) filters by (C, tiles), on the float32 kernel
+of ops/_native/sgemm.h (BLAS for float64): 2.25 times fewer flops than any im2col or direct method, for
+transforms that stay in the L2 cache (ops/_native/im2col.pyx: conv_winograd). The transforms add a little
+rounding: about 1e-6 relative in float32.
+
+grad_input is the forward of grad_out with the flipped, transposed filters (a stride-1 conv again). The
+weight gradient is the direct algorithm's: Winograd's F(3x3, 2x2) for it is not done here.
+"""
+import math
+
+import numpy as np
+
+from .. import threads
+from .._native import im2col as native
+from . import direct
+
+# Tile rows per task: as many as keep a task's transforms and products near 64 tiles (in the L2 cache).
+_TILES_PER_TASK = 64
+
+_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
+
+
+def supports(geom):
+    """Whether F(2x2, 3x3) computes this conv: 2-D, a 3x3 kernel, stride 1, no dilation, no groups."""
+    return (geom.nd == 2 and geom.kernel == (3, 3) and geom.stride == (1, 1) and geom.dilation == (1, 1)
+            and geom.groups == 1)
+
+
+def _check(geom):
+    if not supports(geom):
+        raise NotImplementedError(f"the winograd algorithm computes 2-D 3x3 convs with stride 1, dilation 1 and groups 1; "
+                         f"got kernel {geom.kernel}, stride {geom.stride}, dilation {geom.dilation}, "
+                         f"groups {geom.groups}")
+
+
+def _transformed(w):
+    """(K, C, 3, 3) -> (16, K, C): G g G^T of every filter, flattened over its 4x4 cells."""
+    u = np.einsum("ai,kcij,bj->abkc", _G, w, _G)
+    return np.ascontiguousarray(u, w.dtype).reshape((16,) + w.shape[:2])
+
+
+def forward(x, w, bias, geom):
+    """x (N, C, H, W), w (K, C, 3, 3), bias (K,) or None -> (N, K, H_out, W_out)."""
+    _check(geom)
+    n_threads = threads.get_num_threads()
+    (ho, wo), (top, _), (left, _) = geom.out_spatial, *geom.padding
+    tiles = (-(-ho // 2), -(-wo // 2))
+    hq, wq = 2 * tiles[0] + 2, 2 * tiles[1] + 2
+    xp = direct.padded_planes(x, (0, top, left), (1, 1, 1, hq, wq), hq * wq)
+    u = _transformed(w)
+    packed = np.empty(16 * native.packed_size(*u.shape[1:]) if x.dtype == np.float32 and native.fast_sgemm() else 0,
+                      x.dtype)
+    native.pack_weights(u.reshape(-1, u.shape[2]), 16, False, packed)
+    block_rows = max(1, _TILES_PER_TASK // tiles[1])
+    per_thread = 16 * (geom.in_channels + geom.out_channels) * block_rows * tiles[1] + native.scratch_size(0, 0, 0)
+    out = np.empty((geom.batch, geom.out_channels, math.prod(geom.out_spatial)), x.dtype)
+    native.conv_winograd(xp, u, packed, bias, out, wq, tiles, geom.out_spatial, block_rows,
+                         np.empty((n_threads, per_thread), x.dtype), n_threads)
+    return out.reshape(geom.output_shape)
+
+
+def grad_input(grad_out, w, geom):
+    """grad_out (N, K, H_out, W_out), w (K, C, 3, 3) -> (N, C, H, W)."""
+    _check(geom)
+    crop, transposed = direct.transposed_geometry(geom)
+    g = np.ascontiguousarray(grad_out[(Ellipsis,) + crop])
+    return forward(g, direct.transposed_weights(w, geom), None, transposed)
+
+
+def grad_weight(x, grad_out, geom):
+    """x (N, C, H, W), grad_out (N, K, H_out, W_out) -> (K, C, 3, 3), by the direct algorithm."""
+    _check(geom)
+    return direct.grad_weight(x, grad_out, geom)
