@@ -36,10 +36,11 @@ cdef extern from "sgemm.h" nogil:
     ptrdiff_t sg_b_work()
     void sg_pack_a(int m, int k, const float* a, ptrdiff_t a_row, ptrdiff_t a_col, float* ap)
     void sg_gemm_packed(int m, int n, int k, const float* ap, const float* b, ptrdiff_t b_row, ptrdiff_t b_col,
-                        const ptrdiff_t* b_offsets, float beta, const float* bias, float* c, ptrdiff_t ldc,
-                        float* bwork)
+                        float beta, const float* bias, float* c, ptrdiff_t ldc, float* bwork)
     void sg_conv_tiles(int m, int j0, int j1, int k, const float* ap, const float* b, const ptrdiff_t* offsets,
                        int step, const float* bias, float* out, ptrdiff_t out_plane, int wp, int wo, int hp, int ho)
+    void sg_gemm_rows(int m, int n, int k, const float* a, const ptrdiff_t* a_offsets, int a_step, const float* b,
+                      ptrdiff_t b_row, float* c, ptrdiff_t ldc, float* bwork)
     void sg_line(float* dst, const float* src, int before, int count, int stride, int after)
     void sg_add_line(float* dst, const float* src, int count, int stride)
     ctypedef struct sg_window:
@@ -228,7 +229,7 @@ cdef inline void _product(int m, int n, int k, const floating* a, Py_ssize_t a_r
             if packed_a == NULL:
                 sg_pack_a(m, k, a, a_row, a_col, scratch + sg_b_work())
                 packed_a = scratch + sg_b_work()
-            sg_gemm_packed(m, n, k, packed_a, b, b_row, b_col, NULL, beta, bias, c, ldc, scratch)
+            sg_gemm_packed(m, n, k, packed_a, b, b_row, b_col, beta, bias, c, ldc, scratch)
             return
     if bias != NULL:  # BLAS has no bias: C takes it (scaled by beta) before the product adds in
         for i in range(m):
@@ -536,34 +537,35 @@ def conv_implicit(const float[:, :, ::1] xp, const float[::1] packed, const Py_s
 
 
 def conv_implicit_grad_weight(const float[:, :, ::1] xp, const float[:, :, ::1] grad_grid,
-                              const Py_ssize_t[::1] offsets, float[:, :, ::1] partial, Py_ssize_t groups,
-                              Py_ssize_t count, Py_ssize_t step, Py_ssize_t chunk, float[:, ::1] work, int threads):
-    """partial[t, k, c * T + tap] += sum over j < count of grad_grid[n, k, j] * xp[n, group(k) * Cg + c, offsets[c * T + tap] + step * j].
+                              const Py_ssize_t[::1] offsets, float[:, :, :, ::1] partial, Py_ssize_t count,
+                              Py_ssize_t step, Py_ssize_t chunk, float[:, ::1] work, int threads):
+    """partial[t, g, c * T + tap, k] += sum over j < count of xp[n, g * Cg + c, offsets[c * T + tap] + step * j] *
+    grad_grid[n, g * Kg + k, j], over the (image, chunk of positions) tasks thread t ran.
 
-    The weight gradient as an implicit GEMM, the taps packed (transposed, 8 x 8 blocks) straight from xp, the
-    padded input split into stride phases as for conv_implicit; grad_grid (N, K, positions) holds grad_out
-    on that grid, zero off the outputs. partial: (threads, K, Cg * T), zero on entry, summed over threads
-    afterwards; work: (threads, scratch_size(0, chunk, K)). float32 with the AVX-512 kernel only.
+    The weight gradient (transposed) as an implicit GEMM whose deep operand, the taps, is read in place from
+    xp, the padded input split into stride phases as for conv_implicit; only grad_grid (N, K, positions),
+    grad_out on that grid and zero off the outputs, is packed. partial: (threads, groups, Cg * T, Kg), zero
+    on entry, summed over threads afterwards; work: (threads, scratch_size(0, 0, 0)). float32 with the
+    AVX-512 kernel only.
     """
-    cdef Py_ssize_t N = xp.shape[0], Cg = xp.shape[1] // groups, K = grad_grid.shape[1], Kg = K // groups
+    cdef Py_ssize_t N = xp.shape[0], groups = partial.shape[1], Cg = xp.shape[1] // groups, Kg = partial.shape[3]
     cdef Py_ssize_t depth = offsets.shape[0], chunks = (count + chunk - 1) // chunk
     cdef Py_ssize_t task, n, grp, j0, t
-    cdef float* scratch
     if not _fast:
         raise RuntimeError("the AVX-512 kernel is not in use on this CPU (fast_sgemm() is False)")
     if step not in (1, 2):
         raise ValueError(f"the implicit GEMM reads along W with step 1 or 2, not {step}")
+    if partial.shape[0] < threads or partial.shape[2] != depth or grad_grid.shape[1] != groups * Kg or work.shape[1] < sg_b_work():
+        raise ValueError(f"partial {tuple(partial.shape)[:4]}, grad_grid {tuple(grad_grid.shape)[:3]} or work "
+                         f"{tuple(work.shape)[:2]} do not match {threads} threads, {groups} groups and {depth} taps")
     for task in prange(N * chunks, nogil=True, schedule="dynamic", num_threads=threads):
         n = task // chunks
         j0 = (task % chunks) * chunk
         t = threadid()
-        scratch = &work[t, 0]
         for grp in range(groups):
-            sg_pack_a(<int>Kg, <int>min(chunk, count - j0), &grad_grid[n, grp * Kg, j0], grad_grid.shape[2], 1,
-                      scratch + sg_b_work())
-            sg_gemm_packed(<int>Kg, <int>depth, <int>min(chunk, count - j0), scratch + sg_b_work(),
-                           &xp[n, grp * Cg, 0] + step * j0, step, 0, <const ptrdiff_t*>&offsets[0], 1,
-                           NULL, &partial[t, grp * Kg, 0], depth, scratch)
+            sg_gemm_rows(<int>depth, <int>Kg, <int>min(chunk, count - j0), &xp[n, grp * Cg, 0] + step * j0,
+                         <const ptrdiff_t*>&offsets[0], <int>step, &grad_grid[n, grp * Kg, j0], grad_grid.shape[2],
+                         &partial[t, grp, 0, 0], Kg, &work[t, 0])
 
 
 def matmul(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] out, int threads):
@@ -585,7 +587,7 @@ def matmul(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] out, int 
     threads = min(threads, blocks)  # a lone block runs in the caller's thread, waking no other
     for task in prange(blocks, nogil=True, schedule="dynamic", num_threads=threads):
         j0 = task * block
-        sg_gemm_packed(<int>m, <int>min(block, n - j0), <int>k, &ap[0], &b[0, j0], n, 1, NULL, 0, NULL,
+        sg_gemm_packed(<int>m, <int>min(block, n - j0), <int>k, &ap[0], &b[0, j0], n, 1, 0, NULL,
                        &out[0, j0], n, &bwork[threadid(), 0])
 
 

@@ -14,7 +14,8 @@ element i of the row, with no bounds checks:
 Three engines compute the direct algorithm:
 - the native implicit GEMM (ops/_native: sgemm.h's 8 x 32 register tile reading
   the taps in place), float32 stride-1 convs with >= 4 filters per group: the
-  forward, the weight gradient (taps packed transposed), and the input
+  forward, the weight gradient (the taps read in place as rows of its other
+  operand, grad_out packed), and the input
   gradient as the forward of grad_out with the flipped, transposed kernel;
 - the native depthwise kernels (float32, stride 1): the forward reads the unpadded input and masks the
   taps that fall in the padding (it does so little work per element that a padded copy of the input
@@ -372,14 +373,14 @@ def grad_weight(x, grad_out, geom):
         native.conv_pairs_grad_weight(planes, grad_out.reshape(grad_out.shape[:2] + (-1,)), plan.offsets, grad,
                                       geom.groups, plan.lows, plan.padded, plan.out, work, n_threads)
         return grad.reshape(geom.weight_shape)
-    if kind == "implicit":  # products of grad_out on the grid with the taps packed (transposed) from the input
+    if kind == "implicit":  # products of the taps, read in place from the input, with grad_out on the grid
         phases = _phases(geom)
         offsets = phases.tap_offsets
-        partial = np.zeros((n_threads, geom.out_channels, offsets.size), x.dtype)
-        work = np.empty((n_threads, native.scratch_size(0, _BLOCK, geom.out_channels)), x.dtype)
-        native.conv_implicit_grad_weight(phases.split(x), phases.on_grid(grad_out), offsets, partial, geom.groups,
-                                         phases.count(), phases.step, _BLOCK, work, n_threads)
-        return partial.sum(axis=0).reshape(geom.weight_shape)
+        partial = np.zeros((n_threads, geom.groups, offsets.size, geom.out_channels // geom.groups), x.dtype)
+        work = np.empty((n_threads, native.scratch_size(0, 0, 0)), x.dtype)
+        native.conv_implicit_grad_weight(phases.split(x), phases.on_grid(grad_out), offsets, partial, phases.count(),
+                                         phases.step, _BLOCK, work, n_threads)
+        return partial.sum(axis=0).transpose(0, 2, 1).reshape(geom.weight_shape)
     chunks = min(geom.batch, max(1, -(-4 * n_threads // pairs)))
     partial = np.empty((chunks,) + geom.weight_shape[:2] + (len(plan.offsets),), x.dtype)
     _grad_weight(plan.pad_input(x), plan.to_rows(grad_out), plan.offsets, plan.bases, plan.step, partial)
