@@ -166,8 +166,10 @@ def conv_cost(name, op, geom, itemsize, threads):
                 if geom.nd > 1:
                     wide = wide // geom.out_spatial[-2] * -(-padded[-2] // geom.stride[-2])
                 copied = math.prod(padded) * geom.in_channels * (1 if stride_one else 2)
-                if op == "grad_weight":  # grad_out spread on the grid, then packed
-                    copied += 2 * wide * geom.out_channels
+                if op == "grad_weight":  # grad_out spread on the grid and packed, and with few filters the taps
+                    from .cpu.direct import TAPS_AS_ROWS_FILTERS
+                    packed_taps = wide * geom.in_channels * kvol if kg < TAPS_AS_ROWS_FILTERS else 0
+                    copied += 2 * wide * geom.out_channels + packed_taps
             waste = _tile_waste(cg if op == "grad_input" else kg)
             work = geom.flops * wide / out_positions * GEMM_FLOP * waste + geom.batch * copied * PACK_ELEMENT
             return CALL + _parallel(work, geom.batch * geom.groups * max(1, wide // 2048), threads)

@@ -36,7 +36,8 @@ cdef extern from "sgemm.h" nogil:
     ptrdiff_t sg_b_work()
     void sg_pack_a(int m, int k, const float* a, ptrdiff_t a_row, ptrdiff_t a_col, float* ap)
     void sg_gemm_packed(int m, int n, int k, const float* ap, const float* b, ptrdiff_t b_row, ptrdiff_t b_col,
-                        float beta, const float* bias, float* c, ptrdiff_t ldc, float* bwork)
+                        const ptrdiff_t* b_offsets, float beta, const float* bias, float* c, ptrdiff_t ldc,
+                        float* bwork)
     void sg_conv_tiles(int m, int j0, int j1, int k, const float* ap, const float* b, const ptrdiff_t* offsets,
                        int step, const float* bias, float* out, ptrdiff_t out_plane, int wp, int wo, int hp, int ho)
     void sg_gemm_rows(int m, int n, int k, const float* a, const ptrdiff_t* a_offsets, int a_step, const float* b,
@@ -229,7 +230,7 @@ cdef inline void _product(int m, int n, int k, const floating* a, Py_ssize_t a_r
             if packed_a == NULL:
                 sg_pack_a(m, k, a, a_row, a_col, scratch + sg_b_work())
                 packed_a = scratch + sg_b_work()
-            sg_gemm_packed(m, n, k, packed_a, b, b_row, b_col, beta, bias, c, ldc, scratch)
+            sg_gemm_packed(m, n, k, packed_a, b, b_row, b_col, NULL, beta, bias, c, ldc, scratch)
             return
     if bias != NULL:  # BLAS has no bias: C takes it (scaled by beta) before the product adds in
         for i in range(m):
@@ -537,35 +538,48 @@ def conv_implicit(const float[:, :, ::1] xp, const float[::1] packed, const Py_s
 
 
 def conv_implicit_grad_weight(const float[:, :, ::1] xp, const float[:, :, ::1] grad_grid,
-                              const Py_ssize_t[::1] offsets, float[:, :, :, ::1] partial, Py_ssize_t count,
-                              Py_ssize_t step, Py_ssize_t chunk, float[:, ::1] work, int threads):
-    """partial[t, g, c * T + tap, k] += sum over j < count of xp[n, g * Cg + c, offsets[c * T + tap] + step * j] *
-    grad_grid[n, g * Kg + k, j], over the (image, chunk of positions) tasks thread t ran.
+                              const Py_ssize_t[::1] offsets, float[:, :, :, ::1] partial, bint taps_as_rows,
+                              Py_ssize_t count, Py_ssize_t step, Py_ssize_t chunk, float[:, ::1] work, int threads):
+    """The weight gradient as an implicit GEMM over xp, the padded input split into stride phases as for
+    conv_implicit, and grad_grid (N, K, positions), grad_out on that grid and zero off the outputs: partial[t]
+    gets the sums over j < count of xp[n, g * Cg + c, offsets[c * T + tap] + step * j] * grad_grid[n, g * Kg + k, j]
+    of the (image, chunk of positions) tasks thread t ran, in one of two orientations:
 
-    The weight gradient (transposed) as an implicit GEMM whose deep operand, the taps, is read in place from
-    xp, the padded input split into stride phases as for conv_implicit; only grad_grid (N, K, positions),
-    grad_out on that grid and zero off the outputs, is packed. partial: (threads, groups, Cg * T, Kg), zero
-    on entry, summed over threads afterwards; work: (threads, scratch_size(0, 0, 0)). float32 with the
-    AVX-512 kernel only.
+    - taps_as_rows, partial (threads, groups, Cg * T, Kg): the taps, the deep operand, are read in place as the
+      rows of A and only grad_grid is packed (for 32 or more filters per group, which fill the kernel's columns);
+    - else partial (threads, groups, Kg, Cg * T): grad_grid is A (packed) and the taps are packed (transposed,
+      8 x 8 blocks) as B.
+
+    partial: zero on entry, summed over threads afterwards. work: (threads, scratch_size(0, chunk, Kg)).
+    float32 with the AVX-512 kernel only.
     """
-    cdef Py_ssize_t N = xp.shape[0], groups = partial.shape[1], Cg = xp.shape[1] // groups, Kg = partial.shape[3]
-    cdef Py_ssize_t depth = offsets.shape[0], chunks = (count + chunk - 1) // chunk
-    cdef Py_ssize_t task, n, grp, j0, t
+    cdef Py_ssize_t N = xp.shape[0], groups = partial.shape[1], Cg = xp.shape[1] // groups
+    cdef Py_ssize_t Kg = grad_grid.shape[1] // groups, depth = offsets.shape[0], chunks = (count + chunk - 1) // chunk
+    cdef Py_ssize_t task, n, grp, j0, t, size
+    cdef float* scratch
     if not _fast:
         raise RuntimeError("the AVX-512 kernel is not in use on this CPU (fast_sgemm() is False)")
     if step not in (1, 2):
         raise ValueError(f"the implicit GEMM reads along W with step 1 or 2, not {step}")
-    if partial.shape[0] < threads or partial.shape[2] != depth or grad_grid.shape[1] != groups * Kg or work.shape[1] < sg_b_work():
-        raise ValueError(f"partial {tuple(partial.shape)[:4]}, grad_grid {tuple(grad_grid.shape)[:3]} or work "
-                         f"{tuple(work.shape)[:2]} do not match {threads} threads, {groups} groups and {depth} taps")
+    if (partial.shape[0] < threads or (partial.shape[2], partial.shape[3]) != ((depth, Kg) if taps_as_rows else (Kg, depth))
+            or work.shape[1] < sg_b_work() + sg_a_size(<int>Kg, <int>chunk)):
+        raise ValueError(f"partial {tuple(partial.shape)[:4]} or work {tuple(work.shape)[:2]} do not match {threads} "
+                         f"threads, {groups} groups of {Kg} filters and {depth} taps")
     for task in prange(N * chunks, nogil=True, schedule="dynamic", num_threads=threads):
         n = task // chunks
         j0 = (task % chunks) * chunk
+        size = min(chunk, count - j0)
         t = threadid()
+        scratch = &work[t, 0]
         for grp in range(groups):
-            sg_gemm_rows(<int>depth, <int>Kg, <int>min(chunk, count - j0), &xp[n, grp * Cg, 0] + step * j0,
-                         <const ptrdiff_t*>&offsets[0], <int>step, &grad_grid[n, grp * Kg, j0], grad_grid.shape[2],
-                         &partial[t, grp, 0, 0], Kg, &work[t, 0])
+            if taps_as_rows:
+                sg_gemm_rows(<int>depth, <int>Kg, <int>size, &xp[n, grp * Cg, 0] + step * j0,
+                             <const ptrdiff_t*>&offsets[0], <int>step, &grad_grid[n, grp * Kg, j0], grad_grid.shape[2],
+                             &partial[t, grp, 0, 0], Kg, scratch)
+            else:
+                sg_pack_a(<int>Kg, <int>size, &grad_grid[n, grp * Kg, j0], grad_grid.shape[2], 1, scratch + sg_b_work())
+                sg_gemm_packed(<int>Kg, <int>depth, <int>size, scratch + sg_b_work(), &xp[n, grp * Cg, 0] + step * j0,
+                               step, 0, <const ptrdiff_t*>&offsets[0], 1, NULL, &partial[t, grp, 0, 0], depth, scratch)
 
 
 def matmul(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] out, int threads):
@@ -587,7 +601,7 @@ def matmul(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] out, int 
     threads = min(threads, blocks)  # a lone block runs in the caller's thread, waking no other
     for task in prange(blocks, nogil=True, schedule="dynamic", num_threads=threads):
         j0 = task * block
-        sg_gemm_packed(<int>m, <int>min(block, n - j0), <int>k, &ap[0], &b[0, j0], n, 1, 0, NULL,
+        sg_gemm_packed(<int>m, <int>min(block, n - j0), <int>k, &ap[0], &b[0, j0], n, 1, NULL, 0, NULL,
                        &out[0, j0], n, &bwork[threadid(), 0])
 
 

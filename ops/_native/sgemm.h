@@ -12,7 +12,7 @@
 
    The same tile also runs convolutions without im2col: sg_conv_tiles reads its B rows in place from a
    padded input at the kernel taps' offsets (every element, or every other one for stride 2), sg_gemm_rows
-   reads its A rows so (the weight gradient, where the taps are the deep operand), and the
+   reads its A rows so (the weight gradient of convs with many filters), and the
    depthwise kernels (sg_depthwise, sg_depthwise_weight) keep a tap's or many taps' sums in registers.
    sg_line and sg_add_line are the AVX-512 lines of im2col and col2im.
 
@@ -82,14 +82,14 @@ SG_TARGET static inline void sg_transpose8(const float* const* rows, int step, f
 }
 
 /* Pack `rows` (<= width) rows x k columns of M into width-wide panels: dst[p * width + r] = M(r, p), rows
-   beyond `rows` zero. M(r, p) = src[r * row + p * col]. The transposing cases (col 1 or 2) go 8 x 8 blocks
-   at a time. */
-SG_TARGET static void sg_pack_panel(int rows, int k, const float* src, ptrdiff_t row, ptrdiff_t col, float* dst,
-                                    int width) {
+   beyond `rows` zero. M(r, p) = src[start(r) + p * col], start(r) = offsets[r] if offsets, else r * row.
+   The transposing cases (col 1 or 2) go 8 x 8 blocks at a time. */
+SG_TARGET static void sg_pack_panel(int rows, int k, const float* src, ptrdiff_t row, const ptrdiff_t* offsets,
+                                    ptrdiff_t col, float* dst, int width) {
     const float* starts[SG_NR];
     int p, r, full = 0;
-    for (r = 0; r < rows; r++) starts[r] = src + r * row;
-    if (row == 1) {
+    for (r = 0; r < rows; r++) starts[r] = src + (offsets ? offsets[r] : r * row);
+    if (row == 1 && !offsets) {
         for (p = 0; p < k; p++) {
             memcpy(dst + p * width, src + p * col, rows * sizeof(float));
             memset(dst + p * width + rows, 0, (width - rows) * sizeof(float));
@@ -171,7 +171,7 @@ SG_TARGET static void sg_add_line(float* dst, const float* src, int count, int s
 SG_TARGET static void sg_pack_a(int m, int k, const float* a, ptrdiff_t a_row, ptrdiff_t a_col, float* ap) {
     for (int i = 0; i < m; i += SG_MR) {
         int rows = m - i < SG_MR ? m - i : SG_MR;
-        sg_pack_panel(rows, k, a + i * a_row, a_row, a_col, ap + (ptrdiff_t)i * k, SG_MR);
+        sg_pack_panel(rows, k, a + i * a_row, a_row, NULL, a_col, ap + (ptrdiff_t)i * k, SG_MR);
     }
 }
 
@@ -263,10 +263,11 @@ SG_TARGET static void sg_conv_tiles(int m, int j0, int j1, int k, const float* a
 }
 
 /* C = beta * C + bias + A B with A packed by sg_pack_a (m x k); bias: one value per row of C, or NULL;
-   bwork: sg_b_work() floats. B(p, j) = b[p * b_row + j * b_col]. */
+   bwork: sg_b_work() floats. B(p, j) = b[p * b_row + j * b_col], or b[p * b_row + b_offsets[j]] when
+   b_offsets is given. */
 SG_TARGET static void sg_gemm_packed(int m, int n, int k, const float* ap, const float* b, ptrdiff_t b_row,
-                                     ptrdiff_t b_col, float beta, const float* bias, float* c, ptrdiff_t ldc,
-                                     float* bwork) {
+                                     ptrdiff_t b_col, const ptrdiff_t* b_offsets, float beta, const float* bias,
+                                     float* c, ptrdiff_t ldc, float* bwork) {
     for (int jc = 0; jc < n; jc += SG_NC) {
         int nc = n - jc < SG_NC ? n - jc : SG_NC;
         for (int pc = 0; pc < k; pc += SG_KC) {
@@ -274,8 +275,12 @@ SG_TARGET static void sg_gemm_packed(int m, int n, int k, const float* ap, const
             float step_beta = pc == 0 ? beta : 1.0f;
             for (int j = 0; j < nc; j += SG_NR) {
                 int cols = nc - j < SG_NR ? nc - j : SG_NR;
-                sg_pack_panel(cols, kc, b + (ptrdiff_t)pc * b_row + (ptrdiff_t)(jc + j) * b_col, b_col, b_row,
-                              bwork + (ptrdiff_t)j * kc, SG_NR);
+                const float* start = b + (ptrdiff_t)pc * b_row;
+                if (b_offsets)
+                    sg_pack_panel(cols, kc, start, 0, b_offsets + jc + j, b_row, bwork + (ptrdiff_t)j * kc, SG_NR);
+                else
+                    sg_pack_panel(cols, kc, start + (ptrdiff_t)(jc + j) * b_col, b_col, NULL, b_row,
+                                  bwork + (ptrdiff_t)j * kc, SG_NR);
             }
             for (int ic = 0; ic < m; ic += SG_MC)  /* MC rows of A (in L2) against every B panel (in L1) */
                 for (int j = 0; j < nc; j += SG_NR) {
@@ -332,8 +337,8 @@ SG_TARGET static void sg_gemm_rows(int m, int n, int k, const float* a, const pt
             int kc = k - pc < SG_KC ? k - pc : SG_KC;
             for (int j = 0; j < nc; j += SG_NR) {
                 int cols = nc - j < SG_NR ? nc - j : SG_NR;
-                sg_pack_panel(cols, kc, b + (ptrdiff_t)(jc + j) * b_row + pc, b_row, 1, bwork + (ptrdiff_t)j * kc,
-                              SG_NR);
+                sg_pack_panel(cols, kc, b + (ptrdiff_t)(jc + j) * b_row + pc, b_row, NULL, 1,
+                              bwork + (ptrdiff_t)j * kc, SG_NR);
             }
             for (int i = 0; i < m; i += SG_MR) {
                 int mr = m - i < SG_MR ? m - i : SG_MR;
@@ -448,8 +453,9 @@ SG_TARGET static void sg_depthwise_weight(int rows, int width, int per_slice, pt
 #else  /* no GCC-style AVX-512 support: callers fall back to BLAS */
 static inline int sg_available(void) { return 0; }
 static void sg_pack_a(int m, int k, const float* a, ptrdiff_t a_row, ptrdiff_t a_col, float* ap) {}
-static void sg_gemm_packed(int m, int n, int k, const float* ap, const float* b, ptrdiff_t b_row, ptrdiff_t b_col,
-                           float beta, const float* bias, float* c, ptrdiff_t ldc, float* bwork) {}
+static void sg_gemm_packed(int m, int n, int k, const float* ap, const float* b, ptrdiff_t b_row,
+                           ptrdiff_t b_col, const ptrdiff_t* b_offsets, float beta, const float* bias, float* c,
+                           ptrdiff_t ldc, float* bwork) {}
 static void sg_conv_tiles(int m, int j0, int j1, int k, const float* ap, const float* b, const ptrdiff_t* offsets,
                           int step, const float* bias, float* out, ptrdiff_t out_plane, int wp, int wo, int hp,
                           int ho) {}

@@ -14,8 +14,8 @@ element i of the row, with no bounds checks:
 Three engines compute the direct algorithm:
 - the native implicit GEMM (ops/_native: sgemm.h's 8 x 32 register tile reading
   the taps in place), float32 stride-1 convs with >= 4 filters per group: the
-  forward, the weight gradient (the taps read in place as rows of its other
-  operand, grad_out packed), and the input
+  forward, the weight gradient (the taps packed, or read in place where
+  there are many filters), and the input
   gradient as the forward of grad_out with the flipped, transposed kernel;
 - the native depthwise kernels (float32, stride 1): the forward reads the unpadded input and masks the
   taps that fall in the padding (it does so little work per element that a padded copy of the input
@@ -49,6 +49,11 @@ _BLOCK = 2048
 # layers, small 1-D convs. Measured at one thread: LeNet's first layer (150) and MNIST-1D's (160) twice as
 # fast this way, the bench's 3-D conv (864) 1.6 times slower.
 _FEW_PAIR_TAPS = 256
+
+# From this many filters per group, the implicit weight gradient reads the taps in place as the rows of its
+# product and packs grad_out (n = filters wide), rather than packing the taps: 30 % faster on res3x3 (64
+# filters), 13-45 % slower with 8-16 filters (vol3d, lenet2), which fill too little of the kernel's 32 columns.
+TAPS_AS_ROWS_FILTERS = 32
 
 
 def _planes(x):
@@ -373,14 +378,18 @@ def grad_weight(x, grad_out, geom):
         native.conv_pairs_grad_weight(planes, grad_out.reshape(grad_out.shape[:2] + (-1,)), plan.offsets, grad,
                                       geom.groups, plan.lows, plan.padded, plan.out, work, n_threads)
         return grad.reshape(geom.weight_shape)
-    if kind == "implicit":  # products of the taps, read in place from the input, with grad_out on the grid
+    if kind == "implicit":  # products of the taps, from the input, with grad_out on the grid
         phases = _phases(geom)
         offsets = phases.tap_offsets
-        partial = np.zeros((n_threads, geom.groups, offsets.size, geom.out_channels // geom.groups), x.dtype)
-        work = np.empty((n_threads, native.scratch_size(0, 0, 0)), x.dtype)
-        native.conv_implicit_grad_weight(phases.split(x), phases.on_grid(grad_out), offsets, partial, phases.count(),
-                                         phases.step, _BLOCK, work, n_threads)
-        return partial.sum(axis=0).transpose(0, 2, 1).reshape(geom.weight_shape)
+        kg = geom.out_channels // geom.groups
+        taps_as_rows = kg >= TAPS_AS_ROWS_FILTERS
+        partial = np.zeros((n_threads, geom.groups) + ((offsets.size, kg) if taps_as_rows else (kg, offsets.size)),
+                           x.dtype)
+        work = np.empty((n_threads, native.scratch_size(0, _BLOCK, kg)), x.dtype)
+        native.conv_implicit_grad_weight(phases.split(x), phases.on_grid(grad_out), offsets, partial, taps_as_rows,
+                                         phases.count(), phases.step, _BLOCK, work, n_threads)
+        partial = partial.sum(axis=0)
+        return (partial.transpose(0, 2, 1) if taps_as_rows else partial).reshape(geom.weight_shape)
     chunks = min(geom.batch, max(1, -(-4 * n_threads // pairs)))
     partial = np.empty((chunks,) + geom.weight_shape[:2] + (len(plan.offsets),), x.dtype)
     _grad_weight(plan.pad_input(x), plan.to_rows(grad_out), plan.offsets, plan.bases, plan.step, partial)

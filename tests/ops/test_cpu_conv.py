@@ -152,7 +152,9 @@ def test_direct_on_the_native_kernels_and_on_numba(rng, product):
              ((1, 8, 9, 11), (12, 4, 3, 3), dict(padding=3, dilation=2, groups=2)),
              ((2, 6, 19), (10, 6, 5), dict(padding=6)),
              ((1, 4, 6, 7, 5), (9, 4, 3, 2, 3), dict(padding=(1, 0, 2), dilation=(1, 2, 1))),
-             ((3, 16, 7, 7), (16, 16, 1, 1), dict())]
+             ((3, 16, 7, 7), (16, 16, 1, 1), dict()),
+             ((1, 4, 9, 13), (64, 2, 3, 3), dict(stride=(1, 2), padding=1, groups=2)),
+             ((2, 3, 8, 7), (40, 3, 2, 3), dict(padding=1))]
     for x_shape, w_shape, args in cases:
         nd = len(x_shape) - 2
         for dtype in (np.float32, np.float64):
