@@ -120,7 +120,8 @@ def conv_cost(name, op, geom, itemsize, threads):
 
     gemm:   the flops at the product rate (AVX-512 kernel, else BLAS; empty rows of its 8-row tile
             count), plus the im2col/col2im elements and lines, plus one call per image block and group;
-    direct: depthwise on the native kernel: the multiply-adds plus the padded copy; >= 4 filters per
+    direct: depthwise on the native kernel, and the weight gradient of stride-1 convs with few (filter,
+            channel) pairs on its per-pair kernel: the multiply-adds plus the padded copy; >= 4 filters per
             group on the implicit GEMM (stride 1, or stride <= 2 along W for the forward and the weight
             gradient): the flops over the padded grid's positions plus the copies it makes; otherwise
             the Numba kernels: the multiply-adds over wide rows (stride 1) or output lines (strided),
@@ -154,6 +155,11 @@ def conv_cost(name, op, geom, itemsize, threads):
             copied = math.prod(padded) * geom.in_channels + (out_positions * geom.out_channels if op == "grad_weight" else 0)
             work = geom.flops / 2 * DEPTHWISE_MAC + geom.batch * copied * PACK_ELEMENT
             return CALL + _parallel(work, geom.batch * geom.in_channels, threads)
+        from .cpu.direct import FEW_PAIR_TAPS, TAPS_AS_ROWS_FILTERS
+        if fast and stride_one and op == "grad_weight" and kg >= 4 and geom.out_channels * cg * kvol <= FEW_PAIR_TAPS:
+            # one correlation per (filter, channel) pair on the native kernel (first layers), on the padded input
+            work = geom.flops / 2 * DEPTHWISE_MAC + geom.batch * math.prod(padded) * geom.in_channels * PACK_ELEMENT
+            return CALL + _parallel(work, geom.out_channels * cg, threads)
         phased = op != "grad_input" and geom.stride[-1] <= 2  # strided forward and weight gradient: stride phases
         if fast and (stride_one or phased) and (cg if op == "grad_input" else kg) >= 4:
             # the implicit GEMM over the padded grid (split into stride phases): rows as wide as the input
@@ -167,7 +173,6 @@ def conv_cost(name, op, geom, itemsize, threads):
                     wide = wide // geom.out_spatial[-2] * -(-padded[-2] // geom.stride[-2])
                 copied = math.prod(padded) * geom.in_channels * (1 if stride_one else 2)
                 if op == "grad_weight":  # grad_out spread on the grid and packed, and with few filters the taps
-                    from .cpu.direct import TAPS_AS_ROWS_FILTERS
                     packed_taps = wide * geom.in_channels * kvol if kg < TAPS_AS_ROWS_FILTERS else 0
                     copied += 2 * wide * geom.out_channels + packed_taps
             waste = _tile_waste(cg if op == "grad_input" else kg)

@@ -48,7 +48,7 @@ _BLOCK = 2048
 # (filter, channel) pair (16 taps in registers, no packing) rather than the implicit GEMM: first
 # layers, small 1-D convs. Measured at one thread: LeNet's first layer (150) and MNIST-1D's (160) twice as
 # fast this way, the bench's 3-D conv (864) 1.6 times slower.
-_FEW_PAIR_TAPS = 256
+FEW_PAIR_TAPS = 256
 
 # From this many filters per group, the implicit weight gradient reads the taps in place as the rows of its
 # product and packs grad_out (n = filters wide), rather than packing the taps: 30 % faster on res3x3 (64
@@ -369,7 +369,7 @@ def grad_weight(x, grad_out, geom):
     kind = _native_kind(geom, x.dtype, "grad_weight")
     n_threads = threads.get_num_threads()
     pairs = geom.out_channels * (geom.in_channels // geom.groups)
-    if kind == "depthwise" or (kind == "implicit" and plan.wide and pairs * len(plan.offsets) <= _FEW_PAIR_TAPS):
+    if kind == "depthwise" or (kind == "implicit" and plan.wide and pairs * len(plan.offsets) <= FEW_PAIR_TAPS):
         grad = np.zeros((geom.out_channels, pairs // geom.out_channels * len(plan.offsets)), x.dtype)
         if kind == "depthwise":  # each plane read once: padded as it is read
             planes, work = _planes(x), np.empty((n_threads, plan.volume), x.dtype)
