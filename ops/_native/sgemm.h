@@ -381,22 +381,36 @@ SG_TARGET static void sg_depthwise(const sg_window* g, int row0, int rows, int c
                 mask[v] = sg_mask(n - 16 * v);
                 acc[v] = _mm512_set1_ps(bias);
             }
-            for (int kx = 0; kx < kw; kx++) {
-                const int ix = j + kx * dx - px;
-                __mmask16 m[4];
-                for (int v = 0; v < 4; v++)
-                    m[v] = inner ? mask[v] : mask[v] & sg_lanes(-ix - 16 * v, W - ix - 16 * v);
-                for (int kz = 0; kz < kd; kz++) {
-                    const int iz = oz + kz * dz - pz;
-                    if (iz < 0 || iz >= D) continue;
-                    for (int ky = 0; ky < kh; ky++) {
-                        const int iy = oy + ky * dy - py;
-                        if (iy < 0 || iy >= H) continue;
-                        const float* in = src + ((ptrdiff_t)iz * H + iy) * W + ix;
-                        const __m512 wt = _mm512_set1_ps(w[(kz * kh + ky) * kw + kx]);
+            if (kd == 1 && kh == 1) {  /* one input row per output row (signals): its taps, no row checks */
+                const int iz = oz - pz, iy = oy - py;
+                const float* line = src + ((ptrdiff_t)iz * H + iy) * W + j - px;
+                for (int kx = 0; iz >= 0 && iz < D && iy >= 0 && iy < H && kx < kw; kx++) {
+                    const __m512 wt = _mm512_set1_ps(w[kx]);
 #pragma GCC unroll 4
-                        for (int v = 0; v < 4; v++)
-                            acc[v] = _mm512_fmadd_ps(wt, _mm512_maskz_loadu_ps(m[v], in + 16 * v), acc[v]);
+                    for (int v = 0; v < 4; v++) {
+                        const int ix = j + kx * dx - px + 16 * v;
+                        const __mmask16 m = inner ? mask[v] : mask[v] & sg_lanes(-ix, W - ix);
+                        acc[v] = _mm512_fmadd_ps(wt, _mm512_maskz_loadu_ps(m, line + kx * dx + 16 * v), acc[v]);
+                    }
+                }
+            } else {  /* each kx's lane masks made once, for every input row it meets */
+                for (int kx = 0; kx < kw; kx++) {
+                    const int ix = j + kx * dx - px;
+                    __mmask16 m[4];
+                    for (int v = 0; v < 4; v++)
+                        m[v] = inner ? mask[v] : mask[v] & sg_lanes(-ix - 16 * v, W - ix - 16 * v);
+                    for (int kz = 0; kz < kd; kz++) {
+                        const int iz = oz + kz * dz - pz;
+                        if (iz < 0 || iz >= D) continue;
+                        for (int ky = 0; ky < kh; ky++) {
+                            const int iy = oy + ky * dy - py;
+                            if (iy < 0 || iy >= H) continue;
+                            const float* in = src + ((ptrdiff_t)iz * H + iy) * W + ix;
+                            const __m512 wt = _mm512_set1_ps(w[(kz * kh + ky) * kw + kx]);
+#pragma GCC unroll 4
+                            for (int v = 0; v < 4; v++)
+                                acc[v] = _mm512_fmadd_ps(wt, _mm512_maskz_loadu_ps(m[v], in + 16 * v), acc[v]);
+                        }
                     }
                 }
             }
