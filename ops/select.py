@@ -156,7 +156,8 @@ def conv_cost(name, op, geom, itemsize, threads):
             work = geom.flops / 2 * DEPTHWISE_MAC + geom.batch * copied * PACK_ELEMENT
             return CALL + _parallel(work, geom.batch * geom.in_channels, threads)
         from .cpu.direct import FEW_PAIR_TAPS, TAPS_AS_ROWS_FILTERS
-        if fast and stride_one and op == "grad_weight" and kg >= 4 and geom.out_channels * cg * kvol <= FEW_PAIR_TAPS:
+        few_pairs = geom.out_channels * cg * kvol <= FEW_PAIR_TAPS and kg < TAPS_AS_ROWS_FILTERS
+        if fast and stride_one and op == "grad_weight" and kg >= 4 and few_pairs:
             # one correlation per (filter, channel) pair on the native kernel (first layers), on the padded input
             work = geom.flops / 2 * DEPTHWISE_MAC + geom.batch * math.prod(padded) * geom.in_channels * PACK_ELEMENT
             return CALL + _parallel(work, geom.out_channels * cg, threads)
