@@ -19,9 +19,11 @@ no padding skip the packing: the image already is its cols matrix.
 
 Implicit GEMM (conv_implicit, conv_implicit_grad_weight) and per-pair weight
 gradients (conv_pairs_grad_weight) read the taps in place from the padded input
-(pad_planes, split into stride phases for strided convs): see ops/cpu/direct.py
-for the layout. The depthwise forward (conv_depthwise) reads the input itself,
-masking the taps that fall in the padding.
+(pad_planes, split into stride phases for strided convs; for a depthwise weight
+gradient, each plane padded into a per-thread buffer as it is read): see
+ops/cpu/direct.py for the layout. The depthwise forward (conv_depthwise) reads
+the input itself, masking the taps that fall in the padding. Winograd's
+products (conv_winograd) read their transformed input in place too.
 """
 import numpy as np
 from cython cimport floating
