@@ -119,7 +119,8 @@ def conv_cost(name, op, geom, itemsize, threads):
     """Estimated seconds of one conv pass ('forward', 'grad_input' or 'grad_weight') by a CPU algorithm.
 
     gemm:   the flops at the product rate (AVX-512 kernel, else BLAS; empty rows of its 8-row tile
-            count), plus the im2col/col2im elements and lines, plus one call per image block and group;
+            count), plus the im2col/col2im elements (three times for the weight gradient, whose product
+            packs them again, transposed) and lines, plus one call per image block and group;
     direct: depthwise on the native kernel, and the weight gradient of stride-1 convs with few (filter,
             channel) pairs on its per-pair kernel: the multiply-adds plus the padded copy; >= 4 filters per
             group on the implicit GEMM (stride 1, or stride <= 2 along W for the forward and the weight
@@ -146,6 +147,8 @@ def conv_cost(name, op, geom, itemsize, threads):
         runs = 0 if identity else packed // geom.out_spatial[-1]
         calls = geom.batch * geom.groups * max(1, out_positions // 4096)
         rows = {"forward": kg, "grad_input": cg * kvol, "grad_weight": kg}[op]
+        if op == "grad_weight":  # the columns packed once more, transposed, as the product's B
+            packed *= 3
         work = geom.flops * flop * _tile_waste(rows) + packed * PACK_ELEMENT + runs * PACK_RUN + calls * GEMM_CALL
         tasks = geom.batch * (geom.groups if op == "grad_input" else max(1, out_positions // 256))
         return CALL + _parallel(work, tasks, threads)
@@ -173,9 +176,9 @@ def conv_cost(name, op, geom, itemsize, threads):
                 if geom.nd > 1:
                     wide = wide // geom.out_spatial[-2] * -(-padded[-2] // geom.stride[-2])
                 copied = math.prod(padded) * geom.in_channels * (1 if stride_one else 2)
-                if op == "grad_weight":  # grad_out spread on the grid and packed, and with few filters the taps
+                if op == "grad_weight":  # grad_out packed (on the grid), and with few filters the taps
                     packed_taps = wide * geom.in_channels * kvol if kg < TAPS_AS_ROWS_FILTERS else 0
-                    copied += 2 * wide * geom.out_channels + packed_taps
+                    copied += wide * geom.out_channels + packed_taps
             waste = _tile_waste(cg if op == "grad_input" else kg)
             work = geom.flops * wide / out_positions * GEMM_FLOP * waste + geom.batch * copied * PACK_ELEMENT
             return CALL + _parallel(work, geom.batch * geom.groups * max(1, wide // 2048), threads)

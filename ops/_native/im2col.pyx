@@ -42,8 +42,11 @@ cdef extern from "sgemm.h" nogil:
                         float* bwork)
     void sg_conv_tiles(int m, int j0, int j1, int k, const float* ap, const float* b, const ptrdiff_t* offsets,
                        int step, const float* bias, float* out, ptrdiff_t out_plane, int wp, int wo, int hp, int ho)
+    ctypedef struct sg_grid:
+        int hq, wq, ho, wo
+    void sg_pack_a_grid(int m, int k, const float* a, ptrdiff_t a_row, const sg_grid* g, ptrdiff_t p0, float* ap)
     void sg_gemm_rows(int m, int n, int k, const float* a, const ptrdiff_t* a_offsets, int a_step, const float* b,
-                      ptrdiff_t b_row, float* c, ptrdiff_t ldc, float* bwork)
+                      ptrdiff_t b_row, const sg_grid* grid, ptrdiff_t p0, float* c, ptrdiff_t ldc, float* bwork)
     void sg_line(float* dst, const float* src, int before, int count, int stride, int after)
     void sg_add_line(float* dst, const float* src, int count, int stride)
     ctypedef struct sg_window:
@@ -539,34 +542,41 @@ def conv_implicit(const float[:, :, ::1] xp, const float[::1] packed, const Py_s
                       &out[n, grp * Kg, 0], out.shape[2], <int>Wq, <int>Wo, <int>Hq, <int>Ho)
 
 
-def conv_implicit_grad_weight(const float[:, :, ::1] xp, const float[:, :, ::1] grad_grid,
-                              const Py_ssize_t[::1] offsets, float[:, :, :, ::1] partial, bint taps_as_rows,
-                              Py_ssize_t count, Py_ssize_t step, Py_ssize_t chunk, float[:, ::1] work, int threads):
+def conv_implicit_grad_weight(const float[:, :, ::1] xp, const float[:, :, ::1] grad_out,
+                              const Py_ssize_t[::1] offsets, float[:, :, :, ::1] partial, bint taps_as_rows, grid,
+                              out_size, Py_ssize_t count, Py_ssize_t step, Py_ssize_t chunk, float[:, ::1] work,
+                              int threads):
     """The weight gradient as an implicit GEMM over xp, the padded input split into stride phases as for
-    conv_implicit, and grad_grid (N, K, positions), grad_out on that grid and zero off the outputs: partial[t]
-    gets the sums over j < count of xp[n, g * Cg + c, offsets[c * T + tap] + step * j] * grad_grid[n, g * Kg + k, j]
-    of the (image, chunk of positions) tasks thread t ran, in one of two orientations:
+    conv_implicit (grid (Do, Hq, Wq) of positions, out_size (Do, Ho, Wo), count: one past the last output's
+    position), and grad_out (N, K, Do * Ho * Wo), seen on that grid (zero off the outputs) as it is packed:
+    partial[t] gets the sums over grid positions j < count of
+    xp[n, g * Cg + c, offsets[c * T + tap] + step * j] * grad_out[n, g * Kg + k] (at j) of the (image, chunk of
+    positions) tasks thread t ran, in one of two orientations:
 
     - taps_as_rows, partial (threads, groups, Cg * T, Kg): the taps, the deep operand, are read in place as the
-      rows of A and only grad_grid is packed (for 32 or more filters per group, which fill the kernel's columns);
-    - else partial (threads, groups, Kg, Cg * T): grad_grid is A (packed) and the taps are packed (transposed,
+      rows of A and only grad_out is packed (for 32 or more filters per group, which fill the kernel's columns);
+    - else partial (threads, groups, Kg, Cg * T): grad_out is A (packed) and the taps are packed (transposed,
       8 x 8 blocks) as B.
 
     partial: zero on entry, summed over threads afterwards. work: (threads, scratch_size(0, chunk, Kg)).
     float32 with the AVX-512 kernel only.
     """
+    cdef sg_grid g
     cdef Py_ssize_t N = xp.shape[0], groups = partial.shape[1], Cg = xp.shape[1] // groups
-    cdef Py_ssize_t Kg = grad_grid.shape[1] // groups, depth = offsets.shape[0], chunks = (count + chunk - 1) // chunk
-    cdef Py_ssize_t task, n, grp, j0, t, size
+    cdef Py_ssize_t Kg = grad_out.shape[1] // groups, depth = offsets.shape[0]
+    cdef Py_ssize_t chunks = (count + chunk - 1) // chunk, task, n, grp, j0, t, size
     cdef float* scratch
+    g.hq, g.wq, g.ho, g.wo = grid[1], grid[2], out_size[1], out_size[2]
     if not _fast:
         raise RuntimeError("the AVX-512 kernel is not in use on this CPU (fast_sgemm() is False)")
     if step not in (1, 2):
         raise ValueError(f"the implicit GEMM reads along W with step 1 or 2, not {step}")
     if (partial.shape[0] < threads or (partial.shape[2], partial.shape[3]) != ((depth, Kg) if taps_as_rows else (Kg, depth))
+            or grad_out.shape[2] != out_size[0] * out_size[1] * out_size[2]
             or work.shape[1] < sg_b_work() + sg_a_size(<int>Kg, <int>chunk)):
-        raise ValueError(f"partial {tuple(partial.shape)[:4]} or work {tuple(work.shape)[:2]} do not match {threads} "
-                         f"threads, {groups} groups of {Kg} filters and {depth} taps")
+        raise ValueError(f"partial {tuple(partial.shape)[:4]}, grad_out {tuple(grad_out.shape)[:3]} or work "
+                         f"{tuple(work.shape)[:2]} do not match {threads} threads, {groups} groups of {Kg} filters, "
+                         f"{depth} taps and outputs {tuple(out_size)}")
     for task in prange(N * chunks, nogil=True, schedule="dynamic", num_threads=threads):
         n = task // chunks
         j0 = (task % chunks) * chunk
@@ -576,10 +586,11 @@ def conv_implicit_grad_weight(const float[:, :, ::1] xp, const float[:, :, ::1] 
         for grp in range(groups):
             if taps_as_rows:
                 sg_gemm_rows(<int>depth, <int>Kg, <int>size, &xp[n, grp * Cg, 0] + step * j0,
-                             <const ptrdiff_t*>&offsets[0], <int>step, &grad_grid[n, grp * Kg, j0], grad_grid.shape[2],
-                             &partial[t, grp, 0, 0], Kg, scratch)
+                             <const ptrdiff_t*>&offsets[0], <int>step, &grad_out[n, grp * Kg, 0], grad_out.shape[2],
+                             &g, j0, &partial[t, grp, 0, 0], Kg, scratch)
             else:
-                sg_pack_a(<int>Kg, <int>size, &grad_grid[n, grp * Kg, j0], grad_grid.shape[2], 1, scratch + sg_b_work())
+                sg_pack_a_grid(<int>Kg, <int>size, &grad_out[n, grp * Kg, 0], grad_out.shape[2], &g, j0,
+                               scratch + sg_b_work())
                 sg_gemm_packed(<int>Kg, <int>depth, <int>size, scratch + sg_b_work(), &xp[n, grp * Cg, 0] + step * j0,
                                step, 0, <const ptrdiff_t*>&offsets[0], 1, NULL, &partial[t, grp, 0, 0], depth, scratch)
 

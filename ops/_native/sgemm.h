@@ -40,6 +40,10 @@ static inline ptrdiff_t sg_b_work(void) { return (ptrdiff_t)SG_KC * SG_NC; }
    padding before each dim (1-D and 2-D planes have D = 1, or D = H = 1). */
 typedef struct { int input[3], output[3], kernel[3], dilation[3], pad[3]; } sg_window;
 
+/* The position grid of the implicit GEMM: slices of hq rows of wq positions, position (s, y, x) holding
+   output (s, y, x) of an (s, ho, wo) output where y < ho and x < wo, and nothing elsewhere. */
+typedef struct { int hq, wq, ho, wo; } sg_grid;
+
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
 #define SG_TARGET __attribute__((target("avx512f,avx512vl,avx2,fma")))
@@ -173,6 +177,32 @@ SG_TARGET static void sg_pack_a(int m, int k, const float* a, ptrdiff_t a_row, p
         int rows = m - i < SG_MR ? m - i : SG_MR;
         sg_pack_panel(rows, k, a + i * a_row, a_row, NULL, a_col, ap + (ptrdiff_t)i * k, SG_MR);
     }
+}
+
+/* sg_pack_panel of rows of outputs seen on the position grid: M(r, p) = src[r * row + (s * ho + y) * wo + x] at
+   grid position p0 + p = (s * hq + y) * wq + x where that holds an output, else 0; run by run of a grid line. */
+SG_TARGET static void sg_pack_grid_panel(int rows, int k, const float* src, ptrdiff_t row, const sg_grid* g,
+                                         ptrdiff_t p0, float* dst, int width) {
+    const ptrdiff_t slice = (ptrdiff_t)g->hq * g->wq;
+    for (int p = 0; p < k;) {
+        ptrdiff_t q = p0 + p, s = q / slice;
+        int y = (int)(q % slice) / g->wq, x = (int)(q % slice) % g->wq;
+        int run = g->wq - x < k - p ? g->wq - x : k - p;
+        int valid = y >= g->ho || x >= g->wo ? 0 : g->wo - x < run ? g->wo - x : run;
+        if (valid > 0)
+            sg_pack_panel(rows, valid, src + (s * g->ho + y) * (ptrdiff_t)g->wo + x, row, NULL, 1,
+                          dst + (ptrdiff_t)p * width, width);
+        memset(dst + (ptrdiff_t)(p + valid) * width, 0, (size_t)(run - valid) * width * sizeof(float));
+        p += run;
+    }
+}
+
+/* sg_pack_a of m rows of outputs seen on the position grid from p0 on (see sg_pack_grid_panel). */
+SG_TARGET static void sg_pack_a_grid(int m, int k, const float* a, ptrdiff_t a_row, const sg_grid* g, ptrdiff_t p0,
+                                     float* ap) {
+    for (int i = 0; i < m; i += SG_MR)
+        sg_pack_grid_panel(m - i < SG_MR ? m - i : SG_MR, k, a + i * a_row, a_row, g, p0, ap + (ptrdiff_t)i * k,
+                           SG_MR);
 }
 
 #define SG_ACCUMULATE(b0, b1)                                   \
@@ -326,19 +356,20 @@ SG_TARGET static void sg_kernel_rows(int kc, const float* const* a, int a_step, 
 }
 
 /* C (m x n, row stride ldc) += A B with A read in place, A(i, p) = a[a_offsets[i] + p * a_step] (the taps of a
-   padded input, every element or every other one), and B(p, j) = b[j * b_row + p] (rows of grad_out) packed
-   here, NR columns at a time, KC deep; bwork: sg_b_work() floats. The weight gradient's product without
-   packing its deep operand: only grad_out, n = filters wide, is packed. */
+   padded input, every element or every other one), and B(p, j) row j of grad_out (b + j * b_row) seen on the
+   position grid from p0 on, packed here NR columns at a time, KC deep; bwork: sg_b_work() floats. The weight
+   gradient's product without packing its deep operand: only grad_out, n = filters wide, is packed. */
 SG_TARGET static void sg_gemm_rows(int m, int n, int k, const float* a, const ptrdiff_t* a_offsets, int a_step,
-                                   const float* b, ptrdiff_t b_row, float* c, ptrdiff_t ldc, float* bwork) {
+                                   const float* b, ptrdiff_t b_row, const sg_grid* grid, ptrdiff_t p0, float* c,
+                                   ptrdiff_t ldc, float* bwork) {
     for (int jc = 0; jc < n; jc += SG_NC) {
         int nc = n - jc < SG_NC ? n - jc : SG_NC;
         for (int pc = 0; pc < k; pc += SG_KC) {
             int kc = k - pc < SG_KC ? k - pc : SG_KC;
             for (int j = 0; j < nc; j += SG_NR) {
                 int cols = nc - j < SG_NR ? nc - j : SG_NR;
-                sg_pack_panel(cols, kc, b + (ptrdiff_t)(jc + j) * b_row + pc, b_row, NULL, 1,
-                              bwork + (ptrdiff_t)j * kc, SG_NR);
+                sg_pack_grid_panel(cols, kc, b + (ptrdiff_t)(jc + j) * b_row, b_row, grid, p0 + pc,
+                                   bwork + (ptrdiff_t)j * kc, SG_NR);
             }
             for (int i = 0; i < m; i += SG_MR) {
                 int mr = m - i < SG_MR ? m - i : SG_MR;
@@ -474,7 +505,9 @@ static void sg_conv_tiles(int m, int j0, int j1, int k, const float* ap, const f
                           int step, const float* bias, float* out, ptrdiff_t out_plane, int wp, int wo, int hp,
                           int ho) {}
 static void sg_gemm_rows(int m, int n, int k, const float* a, const ptrdiff_t* a_offsets, int a_step,
-                         const float* b, ptrdiff_t b_row, float* c, ptrdiff_t ldc, float* bwork) {}
+                         const float* b, ptrdiff_t b_row, const sg_grid* grid, ptrdiff_t p0, float* c, ptrdiff_t ldc,
+                         float* bwork) {}
+static void sg_pack_a_grid(int m, int k, const float* a, ptrdiff_t a_row, const sg_grid* g, ptrdiff_t p0, float* ap) {}
 static void sg_line(float* dst, const float* src, int before, int count, int stride, int after) {}
 static void sg_add_line(float* dst, const float* src, int count, int stride) {}
 static void sg_depthwise(const sg_window* g, int row0, int rows, int col0, int width, const float* w,

@@ -279,10 +279,6 @@ class _Phases:
         (do, ho, wo), (_, hq, wq) = self.out, self.grid
         return (do - 1) * hq * wq + (ho - 1) * wq + wo
 
-    def on_grid(self, a):
-        """(N, K, *S_out) -> (N, K, Do * Hq * Wq): the outputs placed on the grid, zero between them."""
-        (do, _, _), (_, hq, wq) = self.out, self.grid
-        return padded_planes(a, (0, 0, 0), (1, 1, do, hq, wq), do * hq * wq)
 
 
 # A geometry's plan is arrays of offsets computed in Python: tens of microseconds, as long as a small conv.
@@ -388,8 +384,9 @@ def grad_weight(x, grad_out, geom):
         partial = np.zeros((n_threads, geom.groups) + ((offsets.size, kg) if taps_as_rows else (kg, offsets.size)),
                            x.dtype)
         work = np.empty((n_threads, native.scratch_size(0, _BLOCK, kg)), x.dtype)
-        native.conv_implicit_grad_weight(phases.split(x), phases.on_grid(grad_out), offsets, partial, taps_as_rows,
-                                         phases.count(), phases.step, _BLOCK, work, n_threads)
+        native.conv_implicit_grad_weight(phases.split(x), grad_out.reshape(grad_out.shape[:2] + (-1,)), offsets,
+                                         partial, taps_as_rows, phases.grid, phases.out, phases.count(), phases.step,
+                                         _BLOCK, work, n_threads)
         partial = partial.sum(axis=0)
         return (partial.transpose(0, 2, 1) if taps_as_rows else partial).reshape(geom.weight_shape)
     chunks = min(geom.batch, max(1, -(-4 * n_threads // pairs)))
