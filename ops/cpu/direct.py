@@ -280,7 +280,6 @@ class _Phases:
         return (do - 1) * hq * wq + (ho - 1) * wq + wo
 
 
-
 # A geometry's plan is arrays of offsets computed in Python: tens of microseconds, as long as a small conv.
 @functools.lru_cache(maxsize=256)
 def _plan(geom):
