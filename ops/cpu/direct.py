@@ -38,6 +38,7 @@ from numba import njit, prange
 
 from .. import shapes, threads
 from .._native import im2col as native
+from . import gemm
 
 _FLAGS = dict(parallel=True, cache=True, fastmath=True)
 
@@ -305,8 +306,7 @@ def _native_forward(x, w, bias, geom, kind):
         return out.reshape(geom.output_shape)
     phases = _phases(geom)
     w2 = w.reshape(geom.out_channels, -1)
-    packed = np.empty(geom.groups * native.packed_size(geom.out_channels // geom.groups, w2.shape[1]), x.dtype)
-    native.pack_weights(w2, geom.groups, False, packed)
+    packed = gemm.packed_weights(w2, geom.groups)
     native.conv_implicit(phases.split(x), packed, phases.tap_offsets, bias, out, geom.groups, phases.grid,
                          phases.out, phases.step, _BLOCK, n_threads)
     return out.reshape(geom.output_shape)

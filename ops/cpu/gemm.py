@@ -48,14 +48,14 @@ def _work(geom, dtype, n_threads, block):
     return np.empty((n_threads, native.scratch_size(_rows(geom), block, geom.out_channels)), dtype)
 
 
-def _packed_weights(w, geom, transposed):
-    """Each group's weights packed once for the float32 kernel (empty where BLAS does the products)."""
-    w2 = w.reshape(geom.out_channels, -1)
-    m, k = geom.out_channels // geom.groups, w2.shape[1]
-    fast = w.dtype == np.float32 and native.fast_sgemm()
-    packed = np.empty(geom.groups * native.packed_size(*((k, m) if transposed else (m, k))) if fast else 0, w.dtype)
-    native.pack_weights(w2, geom.groups, transposed, packed)
-    return w2, packed
+def packed_weights(w2, groups, transposed=False):
+    """Each group's (K / groups, R) block of w2 (K, R), or its transpose, packed once for the float32 kernel
+    (empty where BLAS does the products)."""
+    m, k = w2.shape[0] // groups, w2.shape[1]
+    fast = w2.dtype == np.float32 and native.fast_sgemm()
+    packed = np.empty(groups * native.packed_size(*((k, m) if transposed else (m, k))) if fast else 0, w2.dtype)
+    native.pack_weights(w2, groups, transposed, packed)
+    return packed
 
 
 def forward(x, w, bias, geom):
@@ -63,7 +63,8 @@ def forward(x, w, bias, geom):
     n_threads = threads.get_num_threads()
     block = _block(geom, x.dtype)
     out = np.empty((geom.batch, geom.out_channels, int(np.prod(geom.out_spatial))), x.dtype)
-    w2, packed = _packed_weights(w, geom, False)
+    w2 = w.reshape(geom.out_channels, -1)
+    packed = packed_weights(w2, geom.groups)
     native.conv_forward(x.reshape(_five_d(x.shape)), w2, packed, bias, out, *_args(geom), geom.groups, block,
                         _work(geom, x.dtype, n_threads, block), n_threads)
     return out.reshape(geom.output_shape)
@@ -74,7 +75,8 @@ def grad_input(grad_out, w, geom):
     n_threads = threads.get_num_threads()
     block = _block(geom, grad_out.dtype)
     grad = np.empty(_five_d(geom.input_shape), grad_out.dtype)
-    w2, packed = _packed_weights(w, geom, True)
+    w2 = w.reshape(geom.out_channels, -1)
+    packed = packed_weights(w2, geom.groups, transposed=True)
     native.conv_grad_input(grad_out.reshape(geom.batch, geom.out_channels, -1), w2, packed, grad, *_args(geom),
                            geom.groups, block, _work(geom, grad_out.dtype, n_threads, block), n_threads)
     return grad.reshape(geom.input_shape)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import threads
 from .._native import im2col as native
-from . import direct
+from . import direct, gemm
 
 # Tile rows per task: as many as keep a task's transforms and products near 64 tiles (in the L2 cache).
 _TILES_PER_TASK = 64
@@ -53,9 +53,7 @@ def forward(x, w, bias, geom):
     hq, wq = 2 * tiles[0] + 2, 2 * tiles[1] + 2
     xp = direct.padded_planes(x, (0, top, left), (1, 1, 1, hq, wq), hq * wq)
     u = _transformed(w)
-    packed = np.empty(16 * native.packed_size(*u.shape[1:]) if x.dtype == np.float32 and native.fast_sgemm() else 0,
-                      x.dtype)
-    native.pack_weights(u.reshape(-1, u.shape[2]), 16, False, packed)
+    packed = gemm.packed_weights(u.reshape(-1, u.shape[2]), 16)  # the 16 (K, C) matrices
     block_rows = max(1, _TILES_PER_TASK // tiles[1])
     per_thread = 16 * (geom.in_channels + geom.out_channels) * block_rows * tiles[1] + native.scratch_size(0, 0, 0)
     out = np.empty((geom.batch, geom.out_channels, math.prod(geom.out_spatial)), x.dtype)
