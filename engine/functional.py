@@ -12,7 +12,9 @@ from .random import generator_or_default
 from .tensor import Tensor, apply
 
 _CONV = {nd: (getattr(ops, f"conv{nd}d"), getattr(ops, f"conv{nd}d_grad_input"),
-              getattr(ops, f"conv{nd}d_grad_weight"), getattr(ops, f"conv_transpose{nd}d")) for nd in (1, 2, 3)}
+              getattr(ops, f"conv{nd}d_grad_weight")) for nd in (1, 2, 3)}
+_CONV_TRANSPOSE = {nd: (getattr(ops, f"conv_transpose{nd}d"), getattr(ops, f"conv_transpose{nd}d_grad_input"),
+                        getattr(ops, f"conv_transpose{nd}d_grad_weight")) for nd in (1, 2, 3)}
 _POOL = {nd: {kind + suffix: getattr(ops, f"{kind}{nd}d{suffix}") for kind in ("max_pool", "avg_pool")
               for suffix in ("", "_grad_input")} for nd in (1, 2, 3)}
 _BLUR = {nd: (getattr(ops, f"blur_pool{nd}d"), getattr(ops, f"blur_pool{nd}d_grad_input")) for nd in (1, 2)}
@@ -42,7 +44,7 @@ class Conv(Function):
         return _CONV[self.nd][0](x, weight, bias, **self.args)
 
     def backward(self, grad):
-        _, grad_input, grad_weight, _ = _CONV[self.nd]
+        _, grad_input, grad_weight = _CONV[self.nd]
         need = self.needs_input_grad
         return (grad_input(grad, self.weight, self.x.shape, **self.args) if need[0] else None,
                 grad_weight(self.x, grad, self.weight.shape, **self.args) if need[1] else None,
@@ -55,19 +57,18 @@ class ConvTranspose(Function):
 
     def __init__(self, nd, stride, padding, output_padding, groups, dilation):
         self.nd = nd
-        self.args = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-        self.output_padding = output_padding
+        self.args = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups,
+                         dilation=dilation)
 
     def forward(self, x, weight, bias=None):
         self.x, self.weight = x, weight
-        a = self.args
-        return _CONV[self.nd][3](x, weight, bias, a["stride"], a["padding"], self.output_padding, a["groups"], a["dilation"])
+        return _CONV_TRANSPOSE[self.nd][0](x, weight, bias, **self.args)
 
     def backward(self, grad):
-        conv, _, grad_weight, _ = _CONV[self.nd]
+        _, grad_input, grad_weight = _CONV_TRANSPOSE[self.nd]
         need = self.needs_input_grad
-        return (conv(grad, self.weight, None, **self.args) if need[0] else None,
-                grad_weight(grad, self.x, self.weight.shape, **self.args) if need[1] else None,
+        return (grad_input(grad, self.weight, self.x.shape, **self.args) if need[0] else None,
+                grad_weight(self.x, grad, self.weight.shape, **self.args) if need[1] else None,
                 _channel_sum(grad) if len(need) > 2 and need[2] else None)
 
 

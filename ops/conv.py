@@ -9,6 +9,8 @@ The gradients are themselves convolutions: grad_input is the transposed
 convolution of grad_out with the weight, grad_weight the correlation of the
 input with grad_out.
 """
+import numpy as np
+
 from . import select, shapes
 
 
@@ -43,18 +45,55 @@ def _grad_weight(nd, x, grad_out, weight_shape, stride, padding, dilation, group
     return select.conv_algorithm(geom, device, algorithm).grad_weight(x, grad_out, geom)
 
 
+def _resized(a, shape, device):
+    """`a` cut or zero-extended at the end of each dim to `shape`: a transposed conv's input seen on the grid
+    of its conv's outputs, which is longer where output_padding >= stride."""
+    if tuple(a.shape) == tuple(shape):
+        return a
+    common = tuple(slice(0, min(m, n)) for m, n in zip(a.shape, shape))
+    if device == "cuda":
+        from .cuda import xp
+        out = xp.zeros(shape, a.dtype)
+        xp.setitem(out, common, xp.getitem(a, common))
+        return out
+    out = np.zeros(shape, a.dtype)
+    out[common] = a[common]
+    return out
+
+
 def _conv_transpose(nd, x, weight, bias, stride, padding, output_padding, groups, dilation, algorithm):
     x, weight, bias, device = _checked("input", x, "weight", weight, bias)
     geom = shapes.conv_transpose_geometry(x.shape, weight.shape, nd, stride, padding, output_padding, groups, dilation)
     if bias is not None and tuple(bias.shape) != (geom.in_channels,):
         raise ValueError(f"bias must have shape ({geom.in_channels},), got {tuple(bias.shape)}")
-    out = select.conv_algorithm(geom, device, algorithm).grad_input(x, weight, geom)
+    out = select.conv_algorithm(geom, device, algorithm).grad_input(_resized(x, geom.output_shape, device), weight, geom)
     if bias is not None and device == "cuda":
         from .cuda import elementwise
         return elementwise.bias_add(out, bias, out=out)
     if bias is not None:
         out += bias.reshape((1, -1) + (1,) * nd)
     return out
+
+
+def _conv_transpose_grad_input(nd, grad_out, weight, input_shape, stride, padding, output_padding, groups, dilation,
+                               algorithm):
+    grad_out, weight, _, device = _checked("grad_out", grad_out, "weight", weight)
+    geom = shapes.conv_transpose_geometry(input_shape, weight.shape, nd, stride, padding, output_padding, groups,
+                                          dilation)
+    if tuple(grad_out.shape) != geom.input_shape:
+        raise ValueError(f"grad_out has shape {tuple(grad_out.shape)}, the transposed conv produces {geom.input_shape}")
+    grad = select.conv_algorithm(geom, device, algorithm).forward(grad_out, weight, None, geom)
+    return _resized(grad, tuple(input_shape), device)
+
+
+def _conv_transpose_grad_weight(nd, x, grad_out, weight_shape, stride, padding, output_padding, groups, dilation,
+                                algorithm):
+    x, grad_out, _, device = _checked("input", x, "grad_out", grad_out)
+    geom = shapes.conv_transpose_geometry(x.shape, weight_shape, nd, stride, padding, output_padding, groups, dilation)
+    if tuple(grad_out.shape) != geom.input_shape:
+        raise ValueError(f"grad_out has shape {tuple(grad_out.shape)}, the transposed conv produces {geom.input_shape}")
+    return select.conv_algorithm(geom, device, algorithm).grad_weight(grad_out, _resized(x, geom.output_shape, device),
+                                                                      geom)
 
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algorithm="auto"):
@@ -105,7 +144,8 @@ def conv3d_grad_weight(x, grad_out, weight_shape, stride=1, padding=0, dilation=
 def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1, algorithm="auto"):
     """Transposed conv (PyTorch's argument order): x (N, C_in, L), weight (C_in, C_out // groups, k) -> (N, C_out, L_out).
 
-    Its input gradient is conv1d(grad_out, weight, ...); its weight gradient conv1d_grad_weight(grad_out, x, ...).
+    Its gradients: conv_transpose1d_grad_input and conv_transpose1d_grad_weight (where output_padding < stride,
+    conv1d(grad_out, weight, ...) and conv1d_grad_weight(grad_out, x, ...)).
     """
     return _conv_transpose(1, x, weight, bias, stride, padding, output_padding, groups, dilation, algorithm)
 
@@ -114,7 +154,7 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     """Transposed conv: x (N, C_in, H, W), weight (C_in, C_out // groups, kh, kw) -> (N, C_out, H_out, W_out).
 
     H_out = (H - 1) * stride - 2 * padding + dilation * (kh - 1) + output_padding + 1.
-    Its input gradient is conv2d(grad_out, weight, ...); its weight gradient conv2d_grad_weight(grad_out, x, ...).
+    Its gradients: conv_transpose2d_grad_input and conv_transpose2d_grad_weight.
     """
     return _conv_transpose(2, x, weight, bias, stride, padding, output_padding, groups, dilation, algorithm)
 
@@ -122,3 +162,48 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
 def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1, algorithm="auto"):
     """Transposed conv: x (N, C_in, D, H, W), weight (C_in, C_out // groups, kd, kh, kw) -> (N, C_out, ...)."""
     return _conv_transpose(3, x, weight, bias, stride, padding, output_padding, groups, dilation, algorithm)
+
+
+def conv_transpose1d_grad_input(grad_out, weight, input_shape, stride=1, padding=0, output_padding=0, groups=1,
+                                dilation=1, algorithm="auto"):
+    """Gradient of conv_transpose1d with respect to its input: grad_out (N, C_out, L_out) -> input_shape (N, C_in, L)."""
+    return _conv_transpose_grad_input(1, grad_out, weight, input_shape, stride, padding, output_padding, groups,
+                                      dilation, algorithm)
+
+
+def conv_transpose2d_grad_input(grad_out, weight, input_shape, stride=1, padding=0, output_padding=0, groups=1,
+                                dilation=1, algorithm="auto"):
+    """Gradient of conv_transpose2d with respect to its input: grad_out (N, C_out, H_out, W_out) -> input_shape."""
+    return _conv_transpose_grad_input(2, grad_out, weight, input_shape, stride, padding, output_padding, groups,
+                                      dilation, algorithm)
+
+
+def conv_transpose3d_grad_input(grad_out, weight, input_shape, stride=1, padding=0, output_padding=0, groups=1,
+                                dilation=1, algorithm="auto"):
+    """Gradient of conv_transpose3d with respect to its input: grad_out (N, C_out, D_out, H_out, W_out) -> input_shape."""
+    return _conv_transpose_grad_input(3, grad_out, weight, input_shape, stride, padding, output_padding, groups,
+                                      dilation, algorithm)
+
+
+def conv_transpose1d_grad_weight(x, grad_out, weight_shape, stride=1, padding=0, output_padding=0, groups=1,
+                                 dilation=1, algorithm="auto"):
+    """Gradient of conv_transpose1d with respect to its weight: x (N, C_in, L), grad_out (N, C_out, L_out) ->
+    weight_shape (C_in, C_out // groups, k)."""
+    return _conv_transpose_grad_weight(1, x, grad_out, weight_shape, stride, padding, output_padding, groups,
+                                       dilation, algorithm)
+
+
+def conv_transpose2d_grad_weight(x, grad_out, weight_shape, stride=1, padding=0, output_padding=0, groups=1,
+                                 dilation=1, algorithm="auto"):
+    """Gradient of conv_transpose2d with respect to its weight: x (N, C_in, H, W), grad_out (N, C_out, ...) ->
+    weight_shape (C_in, C_out // groups, kh, kw)."""
+    return _conv_transpose_grad_weight(2, x, grad_out, weight_shape, stride, padding, output_padding, groups,
+                                       dilation, algorithm)
+
+
+def conv_transpose3d_grad_weight(x, grad_out, weight_shape, stride=1, padding=0, output_padding=0, groups=1,
+                                 dilation=1, algorithm="auto"):
+    """Gradient of conv_transpose3d with respect to its weight: x (N, C_in, D, H, W), grad_out (N, C_out, ...) ->
+    weight_shape (C_in, C_out // groups, kd, kh, kw)."""
+    return _conv_transpose_grad_weight(3, x, grad_out, weight_shape, stride, padding, output_padding, groups,
+                                       dilation, algorithm)

@@ -161,7 +161,9 @@ def conv_transpose_geometry(input_shape, weight_shape, nd, stride=1, padding=0, 
     """Geometry of conv_transposeNd(x) seen as the conv whose input gradient it computes.
 
     x: (N, C_in, *spatial); weight: (C_in, C_out // groups, *kernel), PyTorch's layout.
-    Returns the ConvGeometry of the forward conv that maps the transposed output back to x.
+    Returns the ConvGeometry of the forward conv that maps the transposed output back to x. Its
+    out_spatial is x's spatial shape, except where output_padding >= stride (allowed when smaller than
+    the dilation, as in PyTorch): there the conv has more outputs than x, and x fills their leading part.
     """
     input_shape, weight_shape = tuple(input_shape), tuple(weight_shape)
     if len(input_shape) != nd + 2 or len(weight_shape) != nd + 2:
@@ -189,9 +191,7 @@ def conv_transpose_geometry(input_shape, weight_shape, nd, stride=1, padding=0, 
         raise ValueError(f"conv_transpose{nd}d output would have spatial shape {spatial}")
     conv_weight_shape = (c_in, weight_shape[1]) + kernel
     out_shape = (n, weight_shape[1] * groups) + spatial
-    geom = conv_geometry(out_shape, conv_weight_shape, nd, stride, pads, dilation, groups)
-    assert geom.out_spatial == input_shape[2:]
-    return geom
+    return conv_geometry(out_shape, conv_weight_shape, nd, stride, pads, dilation, groups)
 
 
 def check_conv_grad_shape(grad_out, geom):

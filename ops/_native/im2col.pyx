@@ -380,34 +380,38 @@ def conv_grad_input(const floating[:, :, ::1] grad_out, const floating[:, ::1] w
 def conv_grad_weight(const floating[:, :, :, :, ::1] x, const floating[:, :, ::1] grad_out,
                      floating[:, :, ::1] partial, kernel, stride, pad, dilation, out_size,
                      Py_ssize_t groups, Py_ssize_t block, floating[:, ::1] work, int threads):
-    """partial[t] (K, C / groups * kvol) += grad_out @ cols^T over the (image, block) tasks thread t ran.
+    """partial[s] (K, C / groups * kvol) += grad_out @ cols^T over the s-th of `threads` equal runs of the
+    (image, block) tasks, each summed in order.
 
-    partial: (threads, K, C / groups * kvol), zero on entry; its sum over threads is the weight gradient.
+    partial: (threads, K, C / groups * kvol), zero on entry; its sum over slots is the weight gradient.
     """
     cdef Geometry g = _geometry(x.shape, kernel, stride, pad, dilation, out_size)
     cdef Py_ssize_t N = x.shape[0], K = grad_out.shape[1], Kg = K // groups, rows = (g.C // groups) * g.kvol
-    cdef Py_ssize_t blocks = (g.L + block - 1) // block, task, n, l0, count, grp, t
+    cdef Py_ssize_t blocks = (g.L + block - 1) // block, tasks = N * blocks, task, n, l0, count, grp, slot
     cdef bint identity = _is_identity(&g)
     cdef floating* cols
     cdef const floating* b
     cdef Py_ssize_t b_col
-    for task in prange(N * blocks, nogil=True, schedule="dynamic", num_threads=threads):
-        n = task // blocks
-        l0 = (task % blocks) * block
-        count = min(block, g.L - l0)
-        t = threadid()
-        cols = &work[t, 0]
-        if not identity:
-            _pack(&x[n, 0, 0, 0, 0], cols, count, 0, g.C, &g, l0, count)
-        for grp in range(groups):
-            if identity:
-                b = &x[n, grp * (g.C // groups), 0, 0, 0] + l0
-                b_col = g.L
-            else:
-                b = cols + grp * rows * count
-                b_col = count
-            _product(<int>Kg, <int>rows, <int>count, &grad_out[n, grp * Kg, l0], g.L, 1, NULL, b, 1, b_col,
-                     1, NULL, &partial[t, grp * Kg, 0], rows, cols + g.C * g.kvol * block)
+    if partial.shape[0] < threads:
+        raise ValueError(f"partial has {partial.shape[0]} slots for {threads} threads")
+    # Each slot sums a fixed run of tasks in order, whichever thread runs it: the same bits on every call.
+    for slot in prange(threads, nogil=True, schedule="static", num_threads=threads):
+        cols = &work[threadid(), 0]
+        for task in range(slot * tasks // threads, (slot + 1) * tasks // threads):
+            n = task // blocks
+            l0 = (task % blocks) * block
+            count = min(block, g.L - l0)
+            if not identity:
+                _pack(&x[n, 0, 0, 0, 0], cols, count, 0, g.C, &g, l0, count)
+            for grp in range(groups):
+                if identity:
+                    b = &x[n, grp * (g.C // groups), 0, 0, 0] + l0
+                    b_col = g.L
+                else:
+                    b = cols + grp * rows * count
+                    b_col = count
+                _product(<int>Kg, <int>rows, <int>count, &grad_out[n, grp * Kg, l0], g.L, 1, NULL, b, 1, b_col,
+                         1, NULL, &partial[slot, grp * Kg, 0], rows, cols + g.C * g.kvol * block)
 
 
 cdef void _winograd_in(const floating* plane, Py_ssize_t Wq, Py_ssize_t ty0, Py_ssize_t rows, Py_ssize_t tw,
@@ -551,20 +555,20 @@ def conv_implicit_grad_weight(const float[:, :, ::1] xp, const float[:, :, ::1] 
     position), and grad_out (N, K, Do * Ho * Wo), seen on that grid (zero off the outputs) as it is packed:
     partial[t] gets the sums over grid positions j < count of
     xp[n, g * Cg + c, offsets[c * T + tap] + step * j] * grad_out[n, g * Kg + k] (at j) of the (image, chunk of
-    positions) tasks thread t ran, in one of two orientations:
+    positions) tasks of the t-th of `threads` equal runs of them, each summed in order, in one of two orientations:
 
     - taps_as_rows, partial (threads, groups, Cg * T, Kg): the taps, the deep operand, are read in place as the
       rows of A and only grad_out is packed (for 32 or more filters per group, which fill the kernel's columns);
     - else partial (threads, groups, Kg, Cg * T): grad_out is A (packed) and the taps are packed (transposed,
       8 x 8 blocks) as B.
 
-    partial: zero on entry, summed over threads afterwards. work: (threads, scratch_size(0, chunk, Kg)).
+    partial: zero on entry, summed over slots afterwards. work: (threads, scratch_size(0, chunk, Kg)).
     float32 with the AVX-512 kernel only.
     """
     cdef sg_grid g
     cdef Py_ssize_t N = xp.shape[0], groups = partial.shape[1], Cg = xp.shape[1] // groups
     cdef Py_ssize_t Kg = grad_out.shape[1] // groups, depth = offsets.shape[0]
-    cdef Py_ssize_t chunks = (count + chunk - 1) // chunk, task, n, grp, j0, t, size
+    cdef Py_ssize_t chunks = (count + chunk - 1) // chunk, tasks = N * chunks, task, n, grp, j0, slot, size
     cdef float* scratch
     g.hq, g.wq, g.ho, g.wo = grid[1], grid[2], out_size[1], out_size[2]
     if not _fast:
@@ -577,22 +581,24 @@ def conv_implicit_grad_weight(const float[:, :, ::1] xp, const float[:, :, ::1] 
         raise ValueError(f"partial {tuple(partial.shape)[:4]}, grad_out {tuple(grad_out.shape)[:3]} or work "
                          f"{tuple(work.shape)[:2]} do not match {threads} threads, {groups} groups of {Kg} filters, "
                          f"{depth} taps and outputs {tuple(out_size)}")
-    for task in prange(N * chunks, nogil=True, schedule="dynamic", num_threads=threads):
-        n = task // chunks
-        j0 = (task % chunks) * chunk
-        size = min(chunk, count - j0)
-        t = threadid()
-        scratch = &work[t, 0]
-        for grp in range(groups):
-            if taps_as_rows:
-                sg_gemm_rows(<int>depth, <int>Kg, <int>size, &xp[n, grp * Cg, 0] + step * j0,
-                             <const ptrdiff_t*>&offsets[0], <int>step, &grad_out[n, grp * Kg, 0], grad_out.shape[2],
-                             &g, j0, &partial[t, grp, 0, 0], Kg, scratch)
-            else:
-                sg_pack_a_grid(<int>Kg, <int>size, &grad_out[n, grp * Kg, 0], grad_out.shape[2], &g, j0,
-                               scratch + sg_b_work())
-                sg_gemm_packed(<int>Kg, <int>depth, <int>size, scratch + sg_b_work(), &xp[n, grp * Cg, 0] + step * j0,
-                               step, 0, <const ptrdiff_t*>&offsets[0], 1, NULL, &partial[t, grp, 0, 0], depth, scratch)
+    # Each slot sums a fixed run of tasks in order, whichever thread runs it: the same bits on every call.
+    for slot in prange(threads, nogil=True, schedule="static", num_threads=threads):
+        scratch = &work[threadid(), 0]
+        for task in range(slot * tasks // threads, (slot + 1) * tasks // threads):
+            n = task // chunks
+            j0 = (task % chunks) * chunk
+            size = min(chunk, count - j0)
+            for grp in range(groups):
+                if taps_as_rows:
+                    sg_gemm_rows(<int>depth, <int>Kg, <int>size, &xp[n, grp * Cg, 0] + step * j0,
+                                 <const ptrdiff_t*>&offsets[0], <int>step, &grad_out[n, grp * Kg, 0],
+                                 grad_out.shape[2], &g, j0, &partial[slot, grp, 0, 0], Kg, scratch)
+                else:
+                    sg_pack_a_grid(<int>Kg, <int>size, &grad_out[n, grp * Kg, 0], grad_out.shape[2], &g, j0,
+                                   scratch + sg_b_work())
+                    sg_gemm_packed(<int>Kg, <int>depth, <int>size, scratch + sg_b_work(),
+                                   &xp[n, grp * Cg, 0] + step * j0, step, 0, <const ptrdiff_t*>&offsets[0], 1, NULL,
+                                   &partial[slot, grp, 0, 0], depth, scratch)
 
 
 def matmul(const float[:, ::1] a, const float[:, ::1] b, float[:, ::1] out, int threads):
