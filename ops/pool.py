@@ -5,6 +5,8 @@ padding (at most half the kernel) counts as -inf for max and as zeros for
 average; ceil_mode keeps a last partial window that starts inside the input.
 Max-pool indices are flat positions in each (unpadded) input plane, int64.
 """
+import numpy as np
+
 from . import select, shapes
 
 
@@ -20,8 +22,23 @@ def _max_pool(nd, x, kernel_size, stride, padding, dilation, ceil_mode, return_i
     return (out, indices) if return_indices else out
 
 
+def _checked_indices(indices, device):
+    """Max-pool indices of an integer dtype whose values fit int64 (the kernels' type)."""
+    if device == "cpu":
+        indices = np.asarray(indices)
+    if shapes.device_of(indices) != device:
+        raise ValueError(f"indices are on {shapes.device_of(indices)}, grad_out on {device}")
+    kind = np.dtype(indices.dtype).kind
+    if kind not in "iu":
+        raise TypeError(f"indices must be integers (int64, as max_pool returns them), got dtype {indices.dtype}")
+    if kind == "u" and device == "cpu" and indices.size and indices.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"indices hold {indices.max()}, past any input plane")
+    return indices
+
+
 def _max_pool_grad(nd, grad_out, indices, input_shape, kernel_size, stride, padding, dilation, ceil_mode):
     grad_out, backend = _backend(grad_out, "grad_out")
+    indices = _checked_indices(indices, shapes.device_of(grad_out))
     geom = shapes.pool_geometry(input_shape, nd, kernel_size, stride, padding, dilation, ceil_mode)
     if tuple(grad_out.shape) != geom.output_shape or tuple(indices.shape) != geom.output_shape:
         raise ValueError(f"grad_out {tuple(grad_out.shape)} and indices {tuple(indices.shape)} must have the pooled shape {geom.output_shape}")
@@ -102,9 +119,11 @@ def avg_pool3d_grad_input(grad_out, input_shape, kernel_size, stride=None, paddi
     return _avg_pool_grad(3, grad_out, input_shape, kernel_size, stride, padding, ceil_mode, count_include_pad)
 
 
-def _blur_check(x, nd):
-    if len(x.shape) != nd + 2:
-        raise ValueError(f"blur_pool{nd}d input must be {nd + 2}-D, got shape {tuple(x.shape)}")
+def _blur_check(shape, nd, filt_size, stride, name="input"):
+    if len(shape) != nd + 2:
+        raise ValueError(f"blur_pool{nd}d {name} must be {nd + 2}-D, got shape {tuple(shape)}")
+    shapes.as_int(filt_size, "filt_size", 1)
+    shapes.as_tuple(stride, nd, "stride", 1)
 
 
 def blur_pool1d(x, filt_size=3, stride=2):
@@ -113,7 +132,7 @@ def blur_pool1d(x, filt_size=3, stride=2):
     x (N, C, L) -> (N, C, (L - 1) // stride + 1).
     """
     x, backend = _backend(x, "input")
-    _blur_check(x, 1)
+    _blur_check(x.shape, 1, filt_size, stride)
     return backend.blur_pool(x, filt_size, stride)
 
 
@@ -123,17 +142,21 @@ def blur_pool2d(x, filt_size=3, stride=2):
     x (N, C, H, W) -> (N, C, (H - 1) // stride + 1, (W - 1) // stride + 1).
     """
     x, backend = _backend(x, "input")
-    _blur_check(x, 2)
+    _blur_check(x.shape, 2, filt_size, stride)
     return backend.blur_pool(x, filt_size, stride)
 
 
 def blur_pool1d_grad_input(grad_out, input_shape, filt_size=3, stride=2):
     """Gradient of blur_pool1d: grad_out (N, C, L_out) -> input_shape."""
     grad_out, backend = _backend(grad_out, "grad_out")
-    return backend.blur_pool_grad_input(grad_out, tuple(input_shape), filt_size, stride)
+    input_shape = shapes.as_shape(input_shape, "input_shape")
+    _blur_check(input_shape, 1, filt_size, stride, "input_shape")
+    return backend.blur_pool_grad_input(grad_out, input_shape, filt_size, stride)
 
 
 def blur_pool2d_grad_input(grad_out, input_shape, filt_size=3, stride=2):
     """Gradient of blur_pool2d: grad_out (N, C, H_out, W_out) -> input_shape."""
     grad_out, backend = _backend(grad_out, "grad_out")
-    return backend.blur_pool_grad_input(grad_out, tuple(input_shape), filt_size, stride)
+    input_shape = shapes.as_shape(input_shape, "input_shape")
+    _blur_check(input_shape, 2, filt_size, stride, "input_shape")
+    return backend.blur_pool_grad_input(grad_out, input_shape, filt_size, stride)

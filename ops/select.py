@@ -287,8 +287,25 @@ def _choose(key, estimate, run, wait=lambda: None):
     return winner, results[winner]
 
 
+def spreads_nonfinite(device, name):
+    """Whether a conv algorithm may answer a NaN or Inf input otherwise than the direct sums do: transforms
+    (FFT, Winograd) mix every input of a plane or tile into each output, so one Inf can become NaN there, or
+    everywhere. Such a module says so with SPREADS_NONFINITE = True."""
+    return getattr(_lookup(CONV_ALGORITHMS, device, name, "conv algorithm"), "SPREADS_NONFINITE", False)
+
+
+def _all_finite(arrays):
+    import numpy as np
+    return all(a is None or np.isfinite(a).all() for a in arrays)
+
+
 class _AutoConv:
-    """A conv algorithm that picks the actual one per op and dtype on each call."""
+    """A conv algorithm that picks the actual one per op and dtype on each call.
+
+    On the CPU, an algorithm that spreads non-finite values runs only on finite inputs: otherwise the cheapest
+    exact one does, so that 'auto' gives the reference's NaN and Inf whichever algorithm the shape favours.
+    (CUDA's 'auto' ranks only its exact algorithms, the direct kernel and the GEMM.)
+    """
 
     def __init__(self, device):
         self.device = device
@@ -300,10 +317,14 @@ class _AutoConv:
             from numba import cuda
             estimate = lambda: {name: cuda_conv_cost(name, op, geom) for name in names}
             name, result = _choose(("conv", op, geom, dtype.str, "cuda"), estimate, run, cuda.synchronize)
-        else:
-            threads = _threads()
-            estimate = lambda: {name: conv_cost(name, op, geom, dtype.itemsize, threads) for name in names}
-            name, result = _choose(("conv", op, geom, dtype.str, threads), estimate, run)
+            return run(name) if result is None else result
+        threads = _threads()
+        estimate = lambda: {name: conv_cost(name, op, geom, dtype.itemsize, threads) for name in names}
+        name, result = _choose(("conv", op, geom, dtype.str, threads), estimate, run)
+        if spreads_nonfinite(self.device, name) and not _all_finite(args):
+            costs = estimate()
+            name = cheapest({n: c for n, c in costs.items() if not spreads_nonfinite(self.device, n)})
+            result = None
         return run(name) if result is None else result
 
     def forward(self, x, w, bias, geom):

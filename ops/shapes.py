@@ -5,12 +5,15 @@ trust (float32/float64, contiguous, non-empty, one device) and a geometry
 object that already holds the normalised stride, padding and output shape.
 Errors name the offending value.
 """
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 SIGNAL_MODES = ("full", "same", "valid")
+# The native kernels index the positions of one (padded) plane with 32-bit ints.
+MAX_PLANE = 2**31 - 1
 
 
 def device_of(a):
@@ -29,6 +32,8 @@ def check_array(a, name):
     """
     if device_of(a) == "cpu" and not isinstance(a, np.ndarray):
         a = np.asarray(a)
+    if device_of(a) == "cpu" and a.dtype.kind == "f" and not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))  # big-endian floats: the same values in the machine's order
     if np.dtype(a.dtype) not in FLOAT_DTYPES:
         raise TypeError(f"{name} has dtype {a.dtype}; convref computes in float32 or float64")
     if a.size == 0:
@@ -52,18 +57,49 @@ def check_same_kind(**arrays):
     return items[0][1].dtype, devices[items[0][0]]
 
 
+def is_int(value):
+    """An int or NumPy integer, not a bool (True is an int to Python, never a size or a stride here)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def as_int(value, name, minimum):
+    """`value` as a Python int >= minimum, or a TypeError / ValueError naming it."""
+    if not is_int(value):
+        raise TypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return int(value)
+
+
 def as_tuple(value, n, name, minimum):
     """Normalise an int or a length-n sequence of ints to an n-tuple, each >= minimum."""
-    if isinstance(value, (int, np.integer)):
+    if is_int(value):
         values = (int(value),) * n
-    else:
-        values = tuple(value)
-        if len(values) != n or not all(isinstance(v, (int, np.integer)) for v in values):
+    elif isinstance(value, (tuple, list)) and all(is_int(v) for v in value):
+        if len(value) != n:
             raise ValueError(f"{name} must be an int or {n} ints, got {value!r}")
-        values = tuple(int(v) for v in values)
+        values = tuple(int(v) for v in value)
+    else:
+        raise TypeError(f"{name} must be an int or {n} ints, got {value!r}")
     if any(v < minimum for v in values):
         raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
     return values
+
+
+def as_shape(shape, name):
+    """A shape argument (input_shape, weight_shape) as a tuple of positive Python ints."""
+    if not isinstance(shape, (tuple, list)) or not all(is_int(v) for v in shape):
+        raise TypeError(f"{name} must be a tuple of ints, got {shape!r}")
+    if any(v < 1 for v in shape):
+        raise ValueError(f"{name} must have positive sizes, got {tuple(shape)}")
+    return tuple(int(v) for v in shape)
+
+
+def check_plane(spatial, what):
+    """Raise unless one plane of this spatial shape fits the kernels' 32-bit position indexes."""
+    if math.prod(spatial) > MAX_PLANE:
+        raise ValueError(f"{what} of spatial shape {tuple(spatial)} has {math.prod(spatial)} elements per plane; "
+                         f"convref's kernels handle at most {MAX_PLANE}")
 
 
 def _check_ndim(a, ndim, name, layout):
@@ -108,7 +144,7 @@ class ConvGeometry:
     @property
     def flops(self):
         """Multiply-adds x 2 of the forward pass."""
-        return 2 * int(np.prod(self.output_shape)) * int(np.prod(self.weight_shape[1:]))
+        return 2 * math.prod(self.output_shape) * math.prod(self.weight_shape[1:])
 
 
 def _normalise_padding(padding, kernel, dilation, stride, nd):
@@ -129,13 +165,12 @@ def conv_geometry(input_shape, weight_shape, nd, stride=1, padding=0, dilation=1
 
     input_shape: (N, C, *spatial); weight_shape: (K, C // groups, *kernel).
     """
-    input_shape, weight_shape = tuple(input_shape), tuple(weight_shape)
+    input_shape, weight_shape = as_shape(input_shape, "input_shape"), as_shape(weight_shape, "weight_shape")
     if len(input_shape) != nd + 2:
         raise ValueError(f"conv{nd}d input must be {nd + 2}-D (N, C, {'spatial ' * nd}), got shape {input_shape}")
     if len(weight_shape) != nd + 2:
         raise ValueError(f"conv{nd}d weight must be {nd + 2}-D (out_ch, in_ch // groups, *kernel), got shape {weight_shape}")
-    if not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    groups = as_int(groups, "groups", 1)
     n, c = input_shape[:2]
     k, cg = weight_shape[:2]
     if c % groups:
@@ -154,7 +189,8 @@ def conv_geometry(input_shape, weight_shape, nd, stride=1, padding=0, dilation=1
         if size + lo + hi < span:
             raise ValueError(f"kernel of dilated size {span} is larger than the padded input ({size} + {lo} + {hi}) in spatial dim {i}")
         out.append((size + lo + hi - span) // s + 1)
-    return ConvGeometry(n, c, k, int(groups), input_shape[2:], kernel, stride, pads, dilation, tuple(out))
+    check_plane([size + lo + hi for size, (lo, hi) in zip(input_shape[2:], pads)], f"conv{nd}d's padded input")
+    return ConvGeometry(n, c, k, groups, input_shape[2:], kernel, stride, pads, dilation, tuple(out))
 
 
 def conv_transpose_geometry(input_shape, weight_shape, nd, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
@@ -165,13 +201,12 @@ def conv_transpose_geometry(input_shape, weight_shape, nd, stride=1, padding=0, 
     out_spatial is x's spatial shape, except where output_padding >= stride (allowed when smaller than
     the dilation, as in PyTorch): there the conv has more outputs than x, and x fills their leading part.
     """
-    input_shape, weight_shape = tuple(input_shape), tuple(weight_shape)
+    input_shape, weight_shape = as_shape(input_shape, "input_shape"), as_shape(weight_shape, "weight_shape")
     if len(input_shape) != nd + 2 or len(weight_shape) != nd + 2:
         raise ValueError(f"conv_transpose{nd}d needs {nd + 2}-D input and weight, got {input_shape} and {weight_shape}")
     if isinstance(padding, str):
         raise ValueError(f"conv_transpose{nd}d padding must be ints, got {padding!r}")
-    if not isinstance(groups, (int, np.integer)) or groups < 1:
-        raise ValueError(f"groups must be a positive int, got {groups!r}")
+    groups = as_int(groups, "groups", 1)
     n, c_in = input_shape[:2]
     if weight_shape[0] != c_in:
         raise ValueError(f"weight has {weight_shape[0]} input channels, input has {c_in}")
@@ -226,7 +261,7 @@ class PoolGeometry:
 
 def pool_geometry(input_shape, nd, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     """Check a pooling op's arguments (PyTorch's rules) and return its PoolGeometry."""
-    input_shape = tuple(input_shape)
+    input_shape = as_shape(input_shape, "input_shape")
     if len(input_shape) != nd + 2:
         raise ValueError(f"pool{nd}d input must be {nd + 2}-D (N, C, {'spatial ' * nd}), got shape {input_shape}")
     kernel = as_tuple(kernel_size, nd, "kernel_size", 1)
@@ -245,6 +280,7 @@ def pool_geometry(input_shape, nd, kernel_size, stride=None, padding=0, dilation
         if ceil_mode and (o - 1) * s >= size + p:
             o -= 1  # the last window must start inside the input or its left padding
         out.append(o)
+    check_plane([size + 2 * p for size, p in zip(input_shape[2:], pads)], f"pool{nd}d's padded input")
     return PoolGeometry(input_shape[0], input_shape[1], input_shape[2:], kernel, stride, pads, dilation, tuple(out))
 
 

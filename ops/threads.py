@@ -33,6 +33,9 @@ def get_num_threads():
 def set_num_threads(n):
     """Use n threads in every CPU kernel: Numba's prange loops and the Cython OpenMP loops (BLAS stays at one)."""
     import numba
-    if not isinstance(n, int) or not 1 <= n <= numba.config.NUMBA_NUM_THREADS:
+
+    from .shapes import is_int
+    if not is_int(n) or not 1 <= n <= numba.config.NUMBA_NUM_THREADS:
         raise ValueError(f"threads must be an int from 1 to {numba.config.NUMBA_NUM_THREADS}, got {n!r}")
+    n = int(n)
     numba.set_num_threads(n)

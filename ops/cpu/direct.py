@@ -29,6 +29,12 @@ Three engines compute the direct algorithm:
   volume, scattering every tap; grad_weight, one per (batch chunk, output
   channel, input channel), the chunks' partial sums added afterwards so that
   small K * C still fills the threads.
+
+Non-finite operands: the reference multiplies the zero padding too (0 * Inf = NaN), as gemm does, where the
+depthwise forward skips the padded taps; and the wide rows and the implicit GEMM's grid hold zeros beside
+the outputs (grad_out's, in the gradients), which would meet a non-finite weight (grad_input) or input
+(grad_weight) in sums that have no such term. So a non-finite weight (or, for the weight gradient, input)
+sends the call to gemm, whose sums have exactly the reference's terms.
 """
 import functools
 
@@ -217,7 +223,7 @@ def _grad_weight(xp, grad_rows, offsets, bases, step, partial):
                     g = grad_rows[n, k, r, start:start + size]
                     for t in range(T):
                         at = bases[r] + offsets[t] + start * step
-                        total = taps[t] * 0
+                        total = taps.dtype.type(0)
                         if step == 1:
                             src = plane[at:at + size]
                             for i in range(size):
@@ -314,6 +320,8 @@ def _native_forward(x, w, bias, geom, kind):
 
 def forward(x, w, bias, geom):
     """x (N, C, *S), w (K, C // groups, *k), bias (K,) or None -> (N, K, *S_out)."""
+    if not np.isfinite(w).all():
+        return gemm.forward(x, w, bias, geom)
     kind = _native_kind(geom, x.dtype, "forward")
     if kind:
         return _native_forward(x, w, bias, geom, kind)
@@ -347,6 +355,8 @@ def transposed_geometry(geom):
 
 def grad_input(grad_out, w, geom):
     """grad_out (N, K, *S_out), w (K, C // groups, *k) -> (N, C, *S)."""
+    if not np.isfinite(w).all():
+        return gemm.grad_input(grad_out, w, geom)
     plan = _plan(geom)
     if plan.wide:
         crop, transposed = transposed_geometry(geom)
@@ -375,6 +385,8 @@ def grad_weight(x, grad_out, geom):
         native.conv_pairs_grad_weight(planes, grad_out.reshape(grad_out.shape[:2] + (-1,)), plan.offsets, grad,
                                       geom.groups, plan.lows, plan.padded, plan.out, work, n_threads)
         return grad.reshape(geom.weight_shape)
+    if not np.isfinite(x).all():
+        return gemm.grad_weight(x, grad_out, geom)
     if kind == "implicit":  # products of the taps, from the input, with grad_out on the grid
         phases = _phases(geom)
         offsets = phases.tap_offsets

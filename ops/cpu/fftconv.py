@@ -17,6 +17,9 @@ from numba import njit, prange
 
 from .. import threads
 
+# A transform mixes a whole plane into every output: one Inf or NaN makes its whole output plane NaN.
+SPREADS_NONFINITE = True
+
 
 @njit(parallel=True, cache=True)
 def _mix_channels(left, right, out, conj_right):

@@ -226,7 +226,7 @@ def _blur_pool(x, out, rows, taps, stride, pad, columns):
                     for i in range(W):
                         line[i] += weight * src[i]
             for ox in range(Wo):
-                total = line[0] * 0
+                total = line.dtype.type(0)  # not line[0] * 0: an Inf there would make it NaN
                 for tx in range(taps[2]):
                     total += rows[2, tx] * line[columns[ox, tx]]
                 out[p, oz, oy, ox] = total

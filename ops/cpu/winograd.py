@@ -22,6 +22,9 @@ from . import direct, gemm
 # Tile rows per task: as many as keep a task's transforms and products near 64 tiles (in the L2 cache).
 _TILES_PER_TASK = 64
 
+# The tile transforms add and subtract inputs: an Inf can come out of its tile's outputs as NaN (Inf - Inf).
+SPREADS_NONFINITE = True
+
 _G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
 

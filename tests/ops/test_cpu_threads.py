@@ -41,7 +41,12 @@ def test_every_loaded_blas_runs_on_one_thread_after_the_first_kernel():
     assert blas_threads() and set(blas_threads()) == {1}
 
 
-@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", 10 ** 6])
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2", 10 ** 6, True, np.int64(0)])
 def test_bad_counts_are_rejected(bad):
     with pytest.raises(ValueError, match="threads must be an int"):
         ops.set_num_threads(bad)
+
+
+def test_numpy_integer_counts_are_accepted(restore_threads):
+    ops.set_num_threads(np.int64(1))
+    assert ops.get_num_threads() == 1
