@@ -125,3 +125,22 @@ def test_labels_are_still_checked_on_replay(rng):
     step(x, E.tensor(np.array([0, 3])))
     with pytest.raises(ValueError, match=r"\[0, 4\)"):
         step(x, E.tensor(np.array([0, 4])))
+
+
+def test_plans_are_bounded_least_recently_used_first(rng):
+    model = nn.Linear(3, 2)
+    step = E.compile(lambda x: model(x).sum())
+    assert step.max_plans == 8
+    for n in range(1, 21):  # 20 batch sizes: only the 8 last stay
+        step(E.tensor(rng.standard_normal((n, 3)).astype(np.float32)))
+    assert len(step.plans) == 8 and [k[0][0][0] for k in step.plans] == list(range(13, 21))
+
+    small = E.compile(lambda x: model(x).sum(), max_plans=2)
+    x = {n: E.tensor(rng.standard_normal((n, 3)).astype(np.float32)) for n in (1, 2, 3)}
+    small(x[1]), small(x[2]), small(x[1]), small(x[3])  # 1 was used after 2: 2 goes
+    assert [k[0][0][0] for k in small.plans] == [1, 3]
+    eager = model(x[2]).sum().item()
+    assert small(x[2]).item() == eager and [k[0][0][0] for k in small.plans] == [3, 2]  # traced again
+    for bad in (0, -1, 2.0, True, None):
+        with pytest.raises(ValueError, match="max_plans"):
+            E.compile(lambda t: t.sum(), max_plans=bad)
