@@ -18,6 +18,7 @@ import numpy as np
 
 from .device import device_of
 
+
 class _ThreadState(threading.local):
     """This thread's grad mode and recorder; __init__ runs once in each thread that reads them."""
 

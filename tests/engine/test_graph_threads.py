@@ -15,7 +15,8 @@ STEPS = 12
 
 def _model(seed):
     E.manual_seed(seed)
-    return nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(3 * 3 * 3, 4))
+    return nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                         nn.Linear(3 * 3 * 3, 4))
 
 
 def _batches(seed):
@@ -76,7 +77,8 @@ def _run_concurrently(compiled):
 
     trainings = [_training(i, compiled) for i in range(TRAININGS)]
     threads = [threading.Thread(target=guarded, args=(train, i, training)) for i, training in enumerate(trainings)]
-    inference_args = (_model(99).to(np.float64).eval(), E.tensor(np.random.default_rng(7).standard_normal((2, 1, 6, 6))))
+    inference_args = (_model(99).to(np.float64).eval(),
+                      E.tensor(np.random.default_rng(7).standard_normal((2, 1, 6, 6))))
     inference = threading.Thread(target=guarded, args=(_infer_until, *inference_args, stop, ready))
     for t in threads + [inference]:
         t.start()
