@@ -6,42 +6,57 @@ backward(grad_out) -> one gradient (or None) per input, side by side. Calling
 gradient is wanted, the result records fn as its node, which keeps the input tensors and
 whatever forward saved on fn. `backward` visits each node once, in reverse
 topological order, and frees what each node saved once it has been used.
+
+Grad mode and the recorder belong to the thread, as in PyTorch: no_grad() in one
+thread leaves another's training alone, and a trace records only its own thread's
+ops. Every thread starts with gradients enabled and no recorder.
 """
 import contextlib
+import threading
 
 import numpy as np
 
 from .device import device_of
 
-_state = {"grad_enabled": True, "recorder": None}
+
+class _ThreadState(threading.local):
+    """This thread's grad mode and recorder; __init__ runs once in each thread that reads them."""
+
+    def __init__(self):
+        self.grad_enabled = True
+        self.recorder = None
+        # the modes no_grad blocks replaced, innermost last: one no_grad object may be entered by several
+        # threads at once (a decorated function), so what it restores cannot live on the object
+        self.saved_grad_modes = []
+
+
+_state = _ThreadState()
 
 
 def is_grad_enabled():
-    return _state["grad_enabled"]
+    return _state.grad_enabled
 
 
 class no_grad(contextlib.ContextDecorator):
-    """Context manager and decorator: ops inside record no graph (evaluation, optimizer steps)."""
-
-    def __init__(self):
-        self._previous = []  # a stack: one decorated function may re-enter itself
+    """Context manager and decorator: ops inside record no graph in this thread (evaluation, optimizer steps)."""
 
     def __enter__(self):
-        self._previous.append(_state["grad_enabled"])
-        _state["grad_enabled"] = False
+        _state.saved_grad_modes.append(_state.grad_enabled)
+        _state.grad_enabled = False
 
     def __exit__(self, *exc):
-        _state["grad_enabled"] = self._previous.pop()
+        _state.grad_enabled = _state.saved_grad_modes.pop()
 
 
 @contextlib.contextmanager
 def recording(recorder):
-    """Let `recorder(fn, inputs, output)` see every op applied inside (engine.trace records a step this way)."""
-    previous, _state["recorder"] = _state["recorder"], recorder
+    """Let `recorder(fn, inputs, output)` see every op this thread applies inside (engine.trace records a step
+    this way)."""
+    previous, _state.recorder = _state.recorder, recorder
     try:
         yield
     finally:
-        _state["recorder"] = previous
+        _state.recorder = previous
 
 
 class Function:

@@ -255,13 +255,13 @@ def apply(fn, *inputs):
         _check_one_device(fn, inputs)
     out = Tensor(buffers.run(fn.forward, *[t.data for t in inputs]))
     state = graph._state
-    if state["grad_enabled"] and any(t.requires_grad for t in inputs):
+    if state.grad_enabled and any(t.requires_grad for t in inputs):
         fn.inputs = inputs
         fn.needs_input_grad = tuple(t.requires_grad for t in inputs)
         out.requires_grad = True
         out._node = fn
-    if state["recorder"] is not None:
-        state["recorder"](fn, inputs, out)
+    if state.recorder is not None:
+        state.recorder(fn, inputs, out)
     return out
 
 

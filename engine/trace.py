@@ -9,6 +9,13 @@ forward pass, and its backward runs through the recording. Later calls with the
 same signature replay the recorded Functions on arrays: no Tensors, no nodes, no
 topological sort. A new signature (say a smaller last batch) traces again.
 
+Each plan holds the arrays its Functions saved at its last call (about one step's
+activations), so a step keeps at most `max_plans` of them (8 by default, as
+torch.compile's cache_size_limit), dropping the least recently used: a loop over
+many batch sizes re-traces the ones it comes back to instead of holding one
+step's memory per size. One Compiled runs one call at a time (a lock): its
+Functions keep their saved arrays from forward to backward.
+
 What the trace freezes: Python control flow and module modes (train/eval) as they
 were when it was made, and any tensor the function makes from something other
 than its inputs and the tensors it reads (parameters, buffers, constants are read
@@ -16,6 +23,9 @@ afresh at each call). Replay gives the eager path's numbers: the same Functions 
 in the same order; the only change is that a ReLU right after a conv or linear
 layer is applied in place on that layer's fresh output (bias + activation fused).
 """
+import collections
+import threading
+
 import numpy as np
 
 from . import functional as F
@@ -125,17 +135,22 @@ def _signature(tensors):
 
 
 class Compiled:
-    """fn traced per input signature; call it for forward + backward, or .forward() for the result alone."""
+    """fn traced per input signature, keeping the `max_plans` most recently used traces; call it for
+    forward + backward, or .forward() for the result alone."""
 
-    def __init__(self, fn, retrace=True):
-        self.fn, self.retrace = fn, retrace
-        self.plans = {}
+    def __init__(self, fn, retrace=True, max_plans=8):
+        if isinstance(max_plans, bool) or not isinstance(max_plans, int) or max_plans < 1:
+            raise ValueError(f"max_plans must be a positive int, got {max_plans!r}")
+        self.fn, self.retrace, self.max_plans = fn, retrace, max_plans
+        self.plans = collections.OrderedDict()  # signature -> _Plan, least recently used first
+        self._lock = threading.RLock()  # re-entrant: fn may call this step while it is traced
 
     def _plan(self, inputs):
         """(plan, result array, traced now): the recording for these inputs' signature, made on first sight."""
         key = _signature(inputs)
         plan = self.plans.get(key)
         if plan is not None:
+            self.plans.move_to_end(key)
             return plan, None, False
         if self.plans and not self.retrace:
             raise ValueError(f"inputs {[t.shape for t in inputs]} differ from the traced "
@@ -146,6 +161,8 @@ class Compiled:
         if not isinstance(result, Tensor):
             raise TypeError(f"the compiled function must return a Tensor, got {type(result).__name__}")
         plan = self.plans[key] = _Plan(inputs, records, result)
+        if len(self.plans) > self.max_plans:
+            self.plans.popitem(last=False)
         return plan, result.data, True
 
     def _run(self, inputs):
@@ -154,21 +171,24 @@ class Compiled:
 
     def forward(self, *inputs):
         """The function's result for these inputs (no backward)."""
-        return Tensor(self._run([t if isinstance(t, Tensor) else Tensor(t) for t in inputs])[0])
+        with self._lock:
+            return Tensor(self._run([t if isinstance(t, Tensor) else Tensor(t) for t in inputs])[0])
 
     def __call__(self, *inputs):
         """Forward, then (when the result needs a gradient) backward into every leaf's .grad; returns the result."""
         inputs = [t if isinstance(t, Tensor) else Tensor(t) for t in inputs]
-        result, plan = self._run(inputs)
-        out = Tensor(result)
-        if plan.result_requires_grad:
-            if out.data.size != 1:
-                raise RuntimeError(f"a compiled training step needs a scalar result, got shape {out.shape}; "
-                                   "use .forward() for other results")
-            buffers.run(plan.backward, device_of(out.data).xp.ones(out.data.shape, out.dtype), inputs)
+        with self._lock:
+            result, plan = self._run(inputs)
+            out = Tensor(result)
+            if plan.result_requires_grad:
+                if out.data.size != 1:
+                    raise RuntimeError(f"a compiled training step needs a scalar result, got shape {out.shape}; "
+                                       "use .forward() for other results")
+                buffers.run(plan.backward, device_of(out.data).xp.ones(out.data.shape, out.dtype), inputs)
         return out
 
 
-def compile(fn, retrace=True):
-    """Trace `fn(*tensors) -> Tensor` at its first call (and at each new input signature unless retrace=False)."""
-    return Compiled(fn, retrace)
+def compile(fn, retrace=True, max_plans=8):
+    """Trace `fn(*tensors) -> Tensor` at its first call (and at each new input signature unless retrace=False),
+    keeping the traces of the `max_plans` most recently used input signatures."""
+    return Compiled(fn, retrace, max_plans)

@@ -4,6 +4,8 @@ As in PyTorch, assigning a Parameter, a Module or (through register_buffer) a
 buffer Tensor to an attribute registers it, giving parameters(),
 named_parameters(), state_dict() and load_state_dict() their dotted names.
 """
+import collections
+
 import numpy as np
 
 from ..device import device_of, get_device
@@ -16,6 +18,10 @@ class Parameter(Tensor):
 
     def __init__(self, data, requires_grad=True):
         super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad)
+
+
+# what load_state_dict(strict=False) left out, as PyTorch's _IncompatibleKeys
+LoadResult = collections.namedtuple("LoadResult", ["missing_keys", "unexpected_keys"])
 
 
 class Module:
@@ -136,23 +142,36 @@ class Module:
         return {name: np.array(t.numpy(), copy=True) for name, t in self._named_state()}
 
     def load_state_dict(self, state_dict, strict=True):
-        """Copy arrays (or Tensors) into the parameters and buffers of the same names, in place.
+        """Copy arrays (or Tensors) into the parameters and buffers of the same names, in place, all or none.
 
-        strict: every name must match both ways. Shapes must match; values are cast to each tensor's dtype.
+        strict: every name must match both ways (KeyError); with strict=False the names in common are loaded.
+        Shapes must match (ValueError) and values be numeric (TypeError); values are cast to each tensor's
+        dtype. Every value is checked and converted before any tensor is written, so a failed load leaves the
+        module as it was. Returns (missing_keys, unexpected_keys), as PyTorch does.
         """
         own = dict(self._named_state())
         missing = sorted(set(own) - set(state_dict))
-        unexpected = sorted(set(state_dict) - set(own))
+        unexpected = sorted(set(state_dict) - set(own), key=repr)
         if strict and (missing or unexpected):
             raise KeyError(f"state_dict does not match the module: missing {missing}, unexpected {unexpected}")
-        for name in own.keys() & state_dict.keys():
+        staged, wrong_shapes = [], []
+        for name, target in own.items():
+            if name not in state_dict:
+                continue
             value = state_dict[name]
             value = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
-            target = own[name]
+            if value.dtype.kind not in "fiub":
+                raise TypeError(f"{name}: state_dict holds dtype {value.dtype}, not a numeric array")
             if tuple(value.shape) != target.shape:
-                raise ValueError(f"{name}: state_dict has shape {tuple(value.shape)}, the module has {target.shape}")
+                wrong_shapes.append(f"{name}: state_dict has shape {tuple(value.shape)}, the module has {target.shape}")
+                continue
             device = device_of(target.data)
-            device.xp.copyto(target.data, device.from_host(value.astype(target.dtype)))
+            staged.append((device, target, device.from_host(value.astype(target.dtype))))
+        if wrong_shapes:
+            raise ValueError("; ".join(wrong_shapes))
+        for device, target, value in staged:
+            device.xp.copyto(target.data, value)
+        return LoadResult(missing, unexpected)
 
     # --- printing ---------------------------------------------------------
     def extra_repr(self):

@@ -1,12 +1,15 @@
 """E.compile: replaying a traced step gives the eager path's numbers (losses over 20 steps, gradients,
 parameters), fuses ReLU into the layer before it, re-traces on a new input signature."""
+import threading
+
 import numpy as np
 import pytest
 
 import engine as E
-from engine import trace
+from engine import graph, trace
 from engine import nn
 from engine.functional import cross_entropy
+from engine.tensor import apply
 
 
 def _model():
@@ -125,3 +128,56 @@ def test_labels_are_still_checked_on_replay(rng):
     step(x, E.tensor(np.array([0, 3])))
     with pytest.raises(ValueError, match=r"\[0, 4\)"):
         step(x, E.tensor(np.array([0, 4])))
+
+
+def test_plans_are_bounded_least_recently_used_first(rng):
+    model = nn.Linear(3, 2)
+    step = E.compile(lambda x: model(x).sum())
+    assert step.max_plans == 8
+    for n in range(1, 21):  # 20 batch sizes: only the 8 last stay
+        step(E.tensor(rng.standard_normal((n, 3)).astype(np.float32)))
+    assert len(step.plans) == 8 and [k[0][0][0] for k in step.plans] == list(range(13, 21))
+
+    small = E.compile(lambda x: model(x).sum(), max_plans=2)
+    x = {n: E.tensor(rng.standard_normal((n, 3)).astype(np.float32)) for n in (1, 2, 3)}
+    small(x[1]), small(x[2]), small(x[1]), small(x[3])  # 1 was used after 2: 2 goes
+    assert [k[0][0][0] for k in small.plans] == [1, 3]
+    eager = model(x[2]).sum().item()
+    assert small(x[2]).item() == eager and [k[0][0][0] for k in small.plans] == [3, 2]  # traced again
+    for bad in (0, -1, 2.0, True, None):
+        with pytest.raises(ValueError, match="max_plans"):
+            E.compile(lambda t: t.sum(), max_plans=bad)
+
+
+class _Gate(graph.Function):
+    """Doubles its input, holding it on the Function between saving and using it (as Functions hold what backward
+    needs); on replay each call waits there until a second call is inside too, or `patience` seconds."""
+
+    def __init__(self, patience):
+        self.patience, self.replaying, self.calls_inside, self.both_inside = patience, False, 0, threading.Event()
+
+    def forward(self, x):
+        self.saved = x
+        if self.replaying:
+            self.calls_inside += 1
+            if self.calls_inside == 2:
+                self.both_inside.set()
+            self.both_inside.wait(self.patience)
+        return self.saved * 2
+
+
+def test_one_compiled_step_called_from_two_threads_runs_one_call_at_a_time():
+    gate = _Gate(patience=1.0)
+    step = E.compile(lambda x: apply(gate, x))
+    first, second = np.arange(3.0), np.arange(3.0) + 10
+    step.forward(E.tensor(first))
+    gate.replaying = True
+    results = {}
+    threads = [threading.Thread(target=lambda k=k, v=v: results.__setitem__(k, step.forward(E.tensor(v)).numpy()))
+               for k, v in (("first", first), ("second", second))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    np.testing.assert_array_equal(results["first"], first * 2)
+    np.testing.assert_array_equal(results["second"], second * 2)
