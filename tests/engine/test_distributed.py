@@ -1,9 +1,6 @@
 """engine.distributed: the sampler's shares, and N ranks under mpiexec reaching one process's parameters."""
-import os
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,9 +8,7 @@ import pytest
 import engine as E
 import engine.distributed as dist
 from tests.engine import distributed_training
-from tests.helpers import assert_close
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers import assert_close, run_mpiexec
 
 
 def test_sampler_shares_cover_each_global_batch_like_pytorch():
@@ -62,23 +57,10 @@ def test_import_engine_does_not_import_mpi4py():
     assert result.stdout.strip() == "False"
 
 
-def _mpiexec(ranks, *args, timeout=120):
-    pytest.importorskip("mpi4py")
-    mpiexec = shutil.which("mpiexec")
-    if mpiexec is None:
-        pytest.skip("no mpiexec (apt-get install openmpi-bin libopenmpi-dev)")
-    env = {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
-           "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([mpiexec, "--oversubscribe", "-n", str(ranks), sys.executable, *args],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
-
-
 @pytest.mark.parametrize("ranks", [2, 3])
 def test_ranks_reach_the_parameters_of_one_process_with_the_global_batch(tmp_path, ranks):
     path = tmp_path / "ranks.npz"
-    _mpiexec(ranks, "-m", "tests.engine.distributed_training", path)
+    run_mpiexec(ranks, "-m", "tests.engine.distributed_training", path)
     saved = E.load(path)
     single = distributed_training.train().state_dict()
     initial = distributed_training.make_model().state_dict()
