@@ -6,7 +6,7 @@ flat buffer per dtype, so every rank takes the same optimizer step and the copie
 identical. With equal shards (global batch B, B / world_size per rank) the average of
 the per-rank mean losses is the mean loss over the global batch: N ranks reach the
 parameters one process reaches with batch B. BatchNorm is the exception (its batch
-statistics are per shard; its running buffers are broadcast from rank 0 at every forward).
+statistics are per shard; its running buffers are broadcast from rank 0 at every training forward).
 
     model = E.distributed.DistributedDataParallel(make_model())       # broadcasts rank 0's state
     sampler = E.distributed.DistributedSampler(x_train, shuffle=True, seed=0)
@@ -92,7 +92,8 @@ def _on_host(tensors, operation, comm):
 
 class DistributedDataParallel(Module):
     """Wrap a module for data-parallel training: rank 0's parameters and buffers are broadcast at construction
-    (so every rank starts from the same model) and its buffers again at every forward; average_gradients(),
+    (so every rank starts from the same model) and its buffers again at every forward in training mode
+    (all ranks must call it then, as they do in a training step); average_gradients(),
     called between backward and the optimizer's step, averages the gradients over the ranks.
 
     state_dict() names carry the prefix 'module.', as PyTorch's; save module.state_dict() for a plain model.
@@ -110,7 +111,8 @@ class DistributedDataParallel(Module):
 
     def forward(self, *inputs, **kwargs):
         own_buffers = list(self.module.buffers())
-        if own_buffers and self.comm.Get_size() > 1:
+        if own_buffers and self.training and self.comm.Get_size() > 1:
+            # every rank must take part: evaluate on one rank alone in eval mode (no broadcast), or through .module
             _on_host(own_buffers, broadcast, comm=self.comm)
         return self.module(*inputs, **kwargs)
 

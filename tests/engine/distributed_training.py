@@ -47,11 +47,20 @@ def train(world_size=1, rank=0, wrap=lambda model: model):
     return model
 
 
+def batch_norm_after_two_forwards(dist, rank):
+    """Running statistics after a forward on this rank's own data, then one on data all ranks share: the same
+    on every rank only if the second forward started from rank 0's statistics (DDP's buffer broadcast)."""
+    model = dist.DistributedDataParallel(nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3)).to(np.float64))
+    model(E.tensor(np.random.default_rng(rank).standard_normal((4, 2, 5, 5))))
+    model(E.tensor(np.random.default_rng(99).standard_normal((4, 2, 5, 5))))
+    return {f"bn.{name}": value for name, value in model.module.state_dict().items() if "running" in name}
+
+
 def main(path):
     dist = E.distributed
     comm = dist.world()
     ddp = train(comm.Get_size(), comm.Get_rank(), dist.DistributedDataParallel)
-    state = ddp.module.state_dict()
+    state = {**ddp.module.state_dict(), **batch_norm_after_two_forwards(dist, comm.Get_rank())}
     gathered = {name: np.empty((comm.Get_size(),) + value.shape) for name, value in state.items()}
     for name, value in state.items():
         comm.Allgather(value, gathered[name])  # every rank's copy, to check that they stayed identical

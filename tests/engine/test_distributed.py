@@ -68,3 +68,6 @@ def test_ranks_reach_the_parameters_of_one_process_with_the_global_batch(tmp_pat
         for r in range(ranks):
             assert_close(saved[f"rank{r}.{name}"], expected)
         assert not np.allclose(expected, initial[name])  # it did train
+    for name in ("bn.1.running_mean", "bn.1.running_var"):
+        assert all(np.array_equal(saved[f"rank{r}.{name}"], saved[f"rank0.{name}"]) for r in range(ranks))
+        assert not np.allclose(saved[f"rank0.{name}"], 0.0) and not np.allclose(saved[f"rank0.{name}"], 1.0)
