@@ -8,6 +8,7 @@ the per-rank mean losses is the mean loss over the global batch: N ranks reach t
 parameters one process reaches with batch B. BatchNorm is the exception (its batch
 statistics are per shard; its running buffers are broadcast from rank 0 at every training forward).
 
+    import engine as E, engine.distributed
     model = E.distributed.DistributedDataParallel(make_model())       # broadcasts rank 0's state
     sampler = E.distributed.DistributedSampler(x_train, shuffle=True, seed=0)
     loader = E.data.DataLoader(x_train, y_train, batch_size=B // E.distributed.get_world_size(), sampler=sampler)
@@ -49,8 +50,8 @@ def get_world_size(comm=None):
 
 def average(arrays, comm=None):
     """Average NumPy arrays over the ranks, in place: one Allreduce of one flat buffer per dtype."""
-    from mpi4py import MPI
     comm = comm or world()
+    from mpi4py import MPI
     for flat, group in _flat_by_dtype(arrays):
         comm.Allreduce(MPI.IN_PLACE, flat, op=MPI.SUM)
         flat /= comm.Get_size()

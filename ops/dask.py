@@ -3,7 +3,7 @@
     import dask.array as da, ops.dask
     image = da.from_zarr(...)                                  # or any dask array, float32/float64
     smooth = ops.dask.correlate(image, kernel, mode="same")    # kernel: an in-memory NumPy array
-    smooth.compute()                                           # or .to_zarr(...): never all in memory
+    smooth.to_zarr(...)                                        # chunk by chunk; .compute() if it fits
 
 Every op here is a window sliding over the spatial axes, so each goes the same way:
 pad the input once (zeros; -inf for max-pool; mirrored for blur-pool) to turn the op
@@ -13,6 +13,8 @@ into one without padding, rechunk so that every chunk starts on an output positi
 as its last window reaches. The chunk results then abut exactly: the same numbers as
 the in-memory op, whatever the chunking. Chunks narrower than the halo are merged
 with their neighbour. Weights and kernels are NumPy arrays (they must fit in memory).
+Our kernels are threaded themselves: where dask runs several chunks at once, give each
+one thread (ops.set_num_threads(1), on every worker: client.run(ops.set_num_threads, 1)).
 
 Needs dask (pip install -e ".[dask]"); `import ops` does not import this module.
 """
