@@ -51,6 +51,8 @@ def get_world_size(comm=None):
 def average(arrays, comm=None):
     """Average NumPy arrays over the ranks, in place: one Allreduce of one flat buffer per dtype."""
     comm = comm or world()
+    if comm.Get_size() == 1:
+        return
     from mpi4py import MPI
     for flat, group in _flat_by_dtype(arrays):
         comm.Allreduce(MPI.IN_PLACE, flat, op=MPI.SUM)
@@ -61,6 +63,8 @@ def average(arrays, comm=None):
 def broadcast(arrays, root=0, comm=None):
     """Overwrite NumPy arrays with root's, in place: one Bcast of one flat buffer per dtype."""
     comm = comm or world()
+    if comm.Get_size() == 1:
+        return
     for flat, group in _flat_by_dtype(arrays):
         comm.Bcast(flat, root=root)
         _unflatten(flat, group)
