@@ -1,4 +1,10 @@
-"""Shared test helpers: norm-relative comparison and central finite differences."""
+"""Shared test helpers: norm-relative comparison, central finite differences, running under mpiexec."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 
 TOLERANCE = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
@@ -27,3 +33,21 @@ def numerical_grad(f, x, eps=1e-6):
         flat[i] = saved
         gflat[i] = (up - down) / (2 * eps)
     return grad
+
+
+def run_mpiexec(ranks, *args, timeout=180):
+    """Run `python *args` on `ranks` MPI ranks from the repository root, one thread each; return its output.
+    Skips without mpi4py or mpiexec; a hang fails at the timeout. OpenMPI needs leave to run as root
+    (CI runs as root) and to start more ranks than cores."""
+    import pytest
+    pytest.importorskip("mpi4py")
+    mpiexec = shutil.which("mpiexec")
+    if mpiexec is None:
+        pytest.skip("no mpiexec (apt-get install openmpi-bin libopenmpi-dev)")
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
+           "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
+    result = subprocess.run([mpiexec, "--oversubscribe", "-n", str(ranks), sys.executable, *map(str, args)],
+                            cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
