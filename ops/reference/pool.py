@@ -36,20 +36,24 @@ def max_pool(x, geom):
     best = np.argmax(stacked, axis=0)
     out = np.take_along_axis(stacked, best[None], axis=0)[0]
     flat = np.zeros(best.shape, np.int64)
+    in_padding = np.zeros(best.shape, bool)
     for dim in range(geom.nd):
         grid = np.arange(geom.out_spatial[dim]) * geom.stride[dim] - geom.padding[dim]
         grid = grid.reshape((-1,) + (1,) * (geom.nd - 1 - dim))
-        offset_along = np.array([off[dim] for off in offsets])[best] * geom.dilation[dim]
-        flat = flat * geom.in_spatial[dim] + grid + offset_along
-    return out, flat
+        at = grid + np.array([off[dim] for off in offsets])[best] * geom.dilation[dim]
+        in_padding |= (at < 0) | (at >= geom.in_spatial[dim])
+        flat = flat * geom.in_spatial[dim] + at
+    # a window with no input cell (possible with dilation) is -inf at index -1, which takes no gradient
+    return out, np.where(in_padding, -1, flat)
 
 
 def max_pool_grad_input(grad_out, indices, geom):
     rows = geom.batch * geom.channels
     plane = int(np.prod(geom.in_spatial))
-    grad = np.zeros((rows, plane), grad_out.dtype)
-    np.add.at(grad, (np.arange(rows)[:, None], indices.reshape(rows, -1)), grad_out.reshape(rows, -1))
-    return grad.reshape(geom.input_shape)
+    grad = np.zeros((rows, plane + 1), grad_out.dtype)  # column `plane` collects index -1's share
+    at = np.where(indices == -1, plane, indices).reshape(rows, -1)
+    np.add.at(grad, (np.arange(rows)[:, None], at), grad_out.reshape(rows, -1))
+    return grad[:, :plane].reshape(geom.input_shape)
 
 
 def _avg_divisor(geom, count_include_pad):
