@@ -6,6 +6,7 @@ algorithm for the shape and device. ops.reference holds the plain NumPy oracle.
 from . import reference, shapes
 from .conv import (conv1d, conv1d_grad_input, conv1d_grad_weight, conv2d, conv2d_grad_input, conv2d_grad_weight,
                    conv3d, conv3d_grad_input, conv3d_grad_weight, conv_transpose1d, conv_transpose2d, conv_transpose3d)
+from .group_conv import p4_conv2d, p4_conv2d_grad_input, p4_conv2d_grad_weight
 from .pool import (avg_pool1d, avg_pool1d_grad_input, avg_pool2d, avg_pool2d_grad_input, avg_pool3d,
                    avg_pool3d_grad_input, blur_pool1d, blur_pool1d_grad_input, blur_pool2d, blur_pool2d_grad_input,
                    max_pool1d, max_pool1d_grad_input, max_pool2d, max_pool2d_grad_input, max_pool3d,
