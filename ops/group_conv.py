@@ -25,8 +25,9 @@ from . import conv, shapes
 ROTATIONS = 4
 
 
-def p4_kind(input_shape, weight_shape):
-    """'lifting' for (N, C, H, W) with (K, C, k, k), 'group' for (N, C, 4, H, W) with (K, C, 4, k, k); else ValueError."""
+def check_p4_shapes(input_shape, weight_shape):
+    """Raise ValueError unless input and weight are (N, C, H, W) and (K, C, k, k) (lifting layer)
+    or (N, C, 4, H, W) and (K, C, 4, k, k) (group layer)."""
     input_shape, weight_shape = tuple(input_shape), tuple(weight_shape)
     if len(input_shape) == 4:
         kind, expected = "lifting", 4
@@ -44,7 +45,6 @@ def p4_kind(input_shape, weight_shape):
     if weight_shape[1] != input_shape[1]:
         raise ValueError(f"weight expects {weight_shape[1]} input channels, input has {input_shape[1]} "
                          f"(weight shape {weight_shape}, input shape {input_shape})")
-    return kind
 
 
 def _planar(shape):
@@ -104,7 +104,7 @@ def p4_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, algorithm="
     stride, padding, dilation and algorithm as in ops.conv2d.
     """
     x, weight, bias = _checked("input", x, "weight", weight, bias)
-    p4_kind(x.shape, weight.shape)
+    check_p4_shapes(x.shape, weight.shape)
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
         raise ValueError(f"bias must have shape ({weight.shape[0]},), got {tuple(bias.shape)}")
     planar_bias = None if bias is None else np.repeat(bias, ROTATIONS)
@@ -116,7 +116,7 @@ def p4_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, algorithm="
 def p4_conv2d_grad_input(grad_out, weight, input_shape, stride=1, padding=0, dilation=1, algorithm="auto"):
     """Gradient of p4_conv2d with respect to its input: grad_out (N, K, 4, H_out, W_out) -> input_shape."""
     grad_out, weight, _ = _checked("grad_out", grad_out, "weight", weight)
-    p4_kind(input_shape, weight.shape)
+    check_p4_shapes(input_shape, weight.shape)
     _check_p4_grad(grad_out)
     grad = conv.conv2d_grad_input(grad_out.reshape(_planar(grad_out.shape)), expand_weight(weight),
                                   _planar(input_shape), stride, padding, dilation, algorithm=algorithm)
@@ -126,7 +126,7 @@ def p4_conv2d_grad_input(grad_out, weight, input_shape, stride=1, padding=0, dil
 def p4_conv2d_grad_weight(x, grad_out, weight_shape, stride=1, padding=0, dilation=1, algorithm="auto"):
     """Gradient of p4_conv2d with respect to its weight: x and grad_out (N, K, 4, H_out, W_out) -> weight_shape."""
     x, grad_out, _ = _checked("input", x, "grad_out", grad_out)
-    p4_kind(x.shape, weight_shape)
+    check_p4_shapes(x.shape, weight_shape)
     _check_p4_grad(grad_out)
     expanded_shape = _planar((weight_shape[0] * ROTATIONS,) + tuple(weight_shape[1:]))
     grad = conv.conv2d_grad_weight(x.reshape(_planar(x.shape)), grad_out.reshape(_planar(grad_out.shape)),

@@ -9,8 +9,10 @@ def test_equivariance_and_turned_digits(run_example):
     assert errors["p4 lifting layer"] < 1e-12 and errors["p4 lifting + group layer"] < 1e-12
     assert errors["plain conv layer"] > 0.1
     p4, plain = results["cnn"]["p4 CNN"], results["cnn"]["plain CNN"]
-    assert len(set(p4["accuracy"].values())) == 1  # invariant: the same predictions at every turn
+    accuracies = list(p4["accuracy"].values())  # invariant: the same predictions at every turn, but for a float32
+    assert max(accuracies) - min(accuracies) <= 2 / 359  # near-tie, which rounding may flip
     assert abs(p4["parameters"] - plain["parameters"]) <= 0.2 * p4["parameters"]
+    assert results["cnn"]["plain CNN, turned training digits"]["parameters"] == plain["parameters"]
     assert "accuracy" in printed
 
 
