@@ -14,6 +14,8 @@ change ||f(x) - f(D_tau x)|| / ||f(x)|| for
   linear 10),
 - f = the same CNN with Zhang's MaxBlurPool (max over 2 at stride 1, then a
   3-tap binomial blur at stride 2) in place of each max-pool, trained alike,
+- f = the max-pool CNN's trained weights with MaxBlurPool swapped in, not
+  retrained,
 
 together with each CNN's accuracy on the warped digits.
 
@@ -111,6 +113,10 @@ def main(argv=None):
         model.eval()
         models[pool] = (body, model)
         print(f"trained the {pool} CNN {args.epochs} epochs on {len(x_train)} digits (16x16) in {seconds:.1f} s")
+    swapped_body, swapped = small_cnn("blur-pool")  # pooling holds no weights: the max-pool CNN's fit as they are
+    swapped.load_state_dict(models["max-pool"][1].state_dict())
+    swapped.eval()
+    models["max-pool, blur-swapped"] = (swapped_body, swapped)
 
     def run(network):
         def features(images):
@@ -125,8 +131,8 @@ def main(argv=None):
     clean = {pool: float(np.mean(run(model)(x_test).argmax(axis=1) == y_test)) for pool, (_, model) in models.items()}
     print(f"relative change ||f(x) - f(D_tau x)|| / ||f(x)||, mean over {len(x_test)} test digits; accuracy on the "
           f"warped digits (clean: " + ", ".join(f"{p} {100 * a:.1f} %" for p, a in clean.items()) + ")")
-    print("   max |tau|  ||grad tau||  " + "  ".join(f"{name:>22}" for name in representations)
-          + "  " + "  ".join(f"acc {pool:>9}" for pool in models))
+    width = max(map(len, representations))
+    print("   max |tau|  ||grad tau||  " + "  ".join(f"{name:>{width}}" for name in representations))
     for amplitude in args.amplitudes:
         warped = np.stack([warp(image[0], amplitude * field) for image, field in zip(x_test, fields)])[:, None]
         warped = warped.astype(np.float32)
@@ -137,8 +143,10 @@ def main(argv=None):
         for pool, (_, model) in models.items():
             results["accuracy"][pool].append(float(np.mean(run(model)(warped).argmax(axis=1) == y_test)))
         print(f"   {amplitude:7.2f} px  {results['grad_tau'][-1]:10.2f}  "
-              + "  ".join(f"{results['change'][name][-1]:22.3f}" for name in representations)
-              + "  " + "  ".join(f"{100 * results['accuracy'][pool][-1]:11.1f} %" for pool in models))
+              + "  ".join(f"{results['change'][name][-1]:{width}.3f}" for name in representations))
+    print("   accuracy on the warped digits at each max |tau|:")
+    for pool, values in results["accuracy"].items():
+        print(f"   {pool:<22} " + " / ".join(f"{100 * v:.1f}" for v in values) + " %")
     results["clean_accuracy"] = clean
 
     fig = plt.figure(figsize=(15, 5))

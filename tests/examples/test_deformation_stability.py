@@ -11,7 +11,7 @@ def test_relative_changes_grow_with_the_warp(run_example):
     assert results["grad_tau"][1] > results["grad_tau"][0] > 0
     for values in results["change"].values():
         assert 0 < values[0] < values[1]
-    assert set(results["accuracy"]) == {"max-pool", "blur-pool"}
+    assert set(results["accuracy"]) == {"max-pool", "blur-pool", "max-pool, blur-swapped"}
     assert "relative change" in printed
 
 
