@@ -125,12 +125,13 @@ def main(argv=None):
         return features
 
     representations = {"raw pixels": lambda images: images.reshape(len(images), -1)}
-    representations.update({f"CNN features, {pool}": run(body) for pool, (body, _) in models.items()})
+    representations.update({f"CNN {pool}": run(body) for pool, (body, _) in models.items()})
     results = {"amplitude": [], "grad_tau": [], "change": {name: [] for name in representations},
                "accuracy": {pool: [] for pool in models}}
     clean = {pool: float(np.mean(run(model)(x_test).argmax(axis=1) == y_test)) for pool, (_, model) in models.items()}
-    print(f"relative change ||f(x) - f(D_tau x)|| / ||f(x)||, mean over {len(x_test)} test digits; accuracy on the "
-          f"warped digits (clean: " + ", ".join(f"{p} {100 * a:.1f} %" for p, a in clean.items()) + ")")
+    print(f"relative change ||f(x) - f(D_tau x)|| / ||f(x)|| of the raw pixels and of each CNN's features (flattened "
+          f"after its last pooling), mean over {len(x_test)} test digits; clean accuracy "
+          + ", ".join(f"{p} {100 * a:.1f} %" for p, a in clean.items()))
     width = max(map(len, representations))
     print("   max |tau|  ||grad tau||  " + "  ".join(f"{name:>{width}}" for name in representations))
     for amplitude in args.amplitudes:
