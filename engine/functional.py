@@ -102,6 +102,29 @@ def conv_transpose3d(x, weight, bias=None, stride=1, padding=0, output_padding=0
     return apply(ConvTranspose(3, stride, padding, output_padding, groups, dilation), *_with_bias(x, weight, bias))
 
 
+class P4Conv(Function):
+    """ops.p4_conv2d(x, weight[, bias]): lifting or group layer; gradients from ops.p4_conv2d_grad_input / _grad_weight."""
+
+    def __init__(self, stride, padding, dilation):
+        self.args = dict(stride=stride, padding=padding, dilation=dilation)
+
+    def forward(self, x, weight, bias=None):
+        self.x, self.weight = x, weight
+        return ops.p4_conv2d(x, weight, bias, **self.args)
+
+    def backward(self, grad):
+        need = self.needs_input_grad
+        return (ops.p4_conv2d_grad_input(grad, self.weight, self.x.shape, **self.args) if need[0] else None,
+                ops.p4_conv2d_grad_weight(self.x, grad, self.weight.shape, **self.args) if need[1] else None,
+                _channel_sum(grad) if len(need) > 2 and need[2] else None)
+
+
+def p4_conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1):
+    """p4 group convolution (CPU): x (N, C, H, W) with weight (K, C, k, k) lifts, x (N, C, 4, H, W) with
+    weight (K, C, 4, k, k) is a group layer; bias (K,) -> (N, K, 4, H_out, W_out). See ops.group_conv."""
+    return apply(P4Conv(stride, padding, dilation), *_with_bias(x, weight, bias))
+
+
 # --- pooling --------------------------------------------------------------
 class MaxPool(Function):
     """Window maxima; the gradient goes to the arg-max of each window (ops' indices)."""

@@ -128,3 +128,44 @@ def setup(args):
     if args.threads:
         ops.threads.set_num_threads(args.threads)
     E.manual_seed(args.seed)
+
+
+def fit(model, x, y, epochs=None, seconds=None, batch_size=32, lr=1e-3, seed=0):
+    """Adam on shuffled batches of the host arrays x, y: `epochs` passes, or as many steps as fit in `seconds` of
+    wall time (checked after every step). Returns (steps, epochs done, seconds taken)."""
+    if (epochs is None) == (seconds is None):
+        raise ValueError("give exactly one of epochs and seconds")
+    rng = np.random.default_rng(seed)
+    opt = E.optim.Adam(model.parameters(), lr=lr)
+    steps, passes, start = 0, 0, time.perf_counter()
+
+    def out_of_time():
+        return seconds is not None and time.perf_counter() - start >= seconds
+
+    while passes < epochs if epochs is not None else not out_of_time():
+        order = rng.permutation(len(x))
+        for i in range(0, len(x), batch_size):
+            batch = order[i:i + batch_size]
+            loss = E.functional.cross_entropy(model(E.tensor(x[batch])), E.tensor(y[batch]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            steps += 1
+            if out_of_time():
+                break
+        passes += 1
+    done = passes if epochs is not None else steps * batch_size / len(x)
+    return steps, done, time.perf_counter() - start
+
+
+def save_figure(fig, folder, name, dpi=80):
+    """Lay out, write folder / name, close; print and return the path."""
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    path = folder / name
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    print(f"wrote {path}")
+    return path

@@ -9,6 +9,7 @@ from .conv import (conv1d, conv1d_grad_input, conv1d_grad_weight, conv2d, conv2d
                    conv_transpose1d_grad_weight, conv_transpose2d, conv_transpose2d_grad_input,
                    conv_transpose2d_grad_weight, conv_transpose3d, conv_transpose3d_grad_input,
                    conv_transpose3d_grad_weight)
+from .group_conv import p4_conv2d, p4_conv2d_grad_input, p4_conv2d_grad_weight
 from .pool import (avg_pool1d, avg_pool1d_grad_input, avg_pool2d, avg_pool2d_grad_input, avg_pool3d,
                    avg_pool3d_grad_input, blur_pool1d, blur_pool1d_grad_input, blur_pool2d, blur_pool2d_grad_input,
                    max_pool1d, max_pool1d_grad_input, max_pool2d, max_pool2d_grad_input, max_pool3d,
