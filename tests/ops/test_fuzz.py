@@ -252,3 +252,79 @@ def test_correlate_and_convolve(case):
             assert isinstance(got, Exception)
         elif is_valid_array(in1) and is_valid_array(in2):  # other dtypes follow scipy.signal's rules (test_signal.py)
             check_against(got, expected_or_error(theirs, in1, in2, mode), in1.dtype)
+
+
+@st.composite
+def transpose_case(draw):
+    wrong = fault(draw, ["input", "weight", "channels", "groups", "stride", "padding", "output_padding"])
+    nd = draw(st.integers(1, 3))
+    groups = draw(st.sampled_from([1, 1, 2]))
+    c_in = groups * draw(st.integers(1, 2))
+    stride, dilation = sizes(draw, nd, 1, 2), sizes(draw, nd, 1, 3)
+    output_padding = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
+    args = dict(stride=per_dim(draw, nd, 1, 2, [0], True) if wrong == "stride" else stride,
+                padding=per_dim(draw, nd, 0, 1, [-1], wrong == "padding"),
+                output_padding=(tuple(max(s, d) for s, d in zip(stride, dilation)) if wrong == "output_padding"
+                                else output_padding),
+                groups=draw(st.sampled_from([0, True, 3])) if wrong == "groups" else groups, dilation=dilation)
+    x = array(draw, (draw(st.integers(1, 2)), c_in) + sizes(draw, nd, 1, 4), wrong == "input")
+    w = array(draw, (c_in + (1 if wrong == "channels" else 0), draw(st.integers(1, 2))) + sizes(draw, nd, 1, 3),
+              wrong == "weight")
+    w = w.astype(x.dtype) if w.dtype.kind == x.dtype.kind == "f" else w
+    return nd, x, w, args
+
+
+@SETTINGS
+@hypothesis.given(transpose_case(), st.integers(0, 2**32 - 1))
+def test_conv_transpose_and_its_gradients(case, seed):
+    from tests.ops.test_conv_transpose import scattered
+    nd, x, w, args = case
+    transpose = getattr(ops, f"conv_transpose{nd}d")
+
+    def oracle():
+        checked_x, checked_w = shapes.check_array(x, "input"), shapes.check_array(w, "weight")
+        shapes.conv_transpose_geometry(checked_x.shape, checked_w.shape, nd, args["stride"], args["padding"],
+                                       args["output_padding"], args["groups"], args["dilation"])
+        per_dim_args = {name: shapes.as_tuple(v, nd, name, 0) for name, v in args.items() if name != "groups"}
+        return scattered(checked_x, checked_w, groups=args["groups"], **per_dim_args)
+    wanted = expected_or_error(oracle)
+    got = outcome(transpose, x, w, **args)
+    check_against(got, wanted, x.dtype if is_valid_array(x) else None)
+    if isinstance(wanted, Exception):
+        return
+    g = np.random.default_rng(seed).standard_normal(wanted.shape).astype(x.dtype)
+    grad_x = outcome(getattr(ops, f"conv_transpose{nd}d_grad_input"), g, w, x.shape, **args)
+    grad_w = outcome(getattr(ops, f"conv_transpose{nd}d_grad_weight"), x, g, w.shape, **args)
+    # both gradients as adjoints: <transpose(x, w), g> = <x, grad_x>, <transpose(x, dw), g> = <dw, grad_w>
+    assert np.isclose(np.sum(wanted * g), np.sum(x * grad_x), rtol=1e-4, atol=1e-4)
+    dw = np.random.default_rng(seed + 1).standard_normal(w.shape)
+    assert np.isclose(np.sum(transpose(x.astype(np.float64), dw, **args) * g), np.sum(dw * grad_w), rtol=1e-4, atol=1e-4)
+
+
+@st.composite
+def p4_case(draw):
+    wrong = fault(draw, ["input", "weight", "channels", "kernel", "stride", "padding"])
+    lifting = draw(st.booleans())
+    c, k, size = draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(1, 3))
+    turns = () if lifting else (4,)
+    x = array(draw, (draw(st.integers(1, 2)), c) + turns + sizes(draw, 2, 3, 6), wrong == "input")
+    kernel = (size, size + 1) if wrong == "kernel" else (size, size)
+    w = array(draw, (k, c + (1 if wrong == "channels" else 0)) + turns + kernel, wrong == "weight")
+    w = w.astype(x.dtype) if w.dtype.kind == x.dtype.kind == "f" else w
+    args = dict(stride=per_dim(draw, 2, 1, 2, [0], wrong == "stride"),
+                padding=per_dim(draw, 2, 0, 1, [-1], wrong == "padding"), dilation=per_dim(draw, 2, 1, 2, [0]))
+    return x, w, args
+
+
+@SETTINGS
+@hypothesis.given(p4_case())
+def test_p4_conv(case):
+    x, w, args = case
+
+    def oracle():
+        checked_x, checked_w = shapes.check_array(x, "input"), shapes.check_array(w, "weight")
+        shapes.check_same_kind(input=checked_x, weight=checked_w)
+        ops.group_conv.check_p4_shapes(checked_x.shape, checked_w.shape)
+        return reference.group_conv.p4_conv2d(checked_x, checked_w, None, **args)
+    wanted = expected_or_error(oracle)
+    check_against(outcome(ops.p4_conv2d, x, w, **args), wanted, x.dtype if is_valid_array(x) else None)
