@@ -89,6 +89,21 @@ def test_transposed_conv_on_device_arrays(rng, dev):
     assert_close(out.copy_to_host(), expected)
 
 
+def test_transposed_conv_with_output_padding_past_the_stride(rng, dev):
+    """output_padding >= stride (below the dilation): x is read on its conv's longer output grid, on the device."""
+    x = rng.standard_normal((1, 2, 5)).astype(np.float32)
+    w = rng.standard_normal((2, 3, 3)).astype(np.float32)
+    args = dict(stride=1, dilation=2, output_padding=1)
+    expected = ops.conv_transpose1d(x, w, **args)
+    out = ops.conv_transpose1d(dev(x), dev(w), **args)
+    assert_close(out.copy_to_host(), expected)
+    g = rng.standard_normal(expected.shape).astype(np.float32)
+    assert_close(ops.conv_transpose1d_grad_input(dev(g), dev(w), x.shape, **args).copy_to_host(),
+                 ops.conv_transpose1d_grad_input(g, w, x.shape, **args))
+    assert_close(ops.conv_transpose1d_grad_weight(dev(x), dev(g), w.shape, **args).copy_to_host(),
+                 ops.conv_transpose1d_grad_weight(x, g, w.shape, **args))
+
+
 @pytest.mark.parametrize("module", [direct, gemm])
 def test_more_batches_than_the_grid_holds(module, rng, dev, monkeypatch):
     """Blocks loop over the batch / group index when it exceeds gridDim.z (65535 on the hardware)."""
