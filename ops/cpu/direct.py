@@ -37,6 +37,7 @@ the outputs (grad_out's, in the gradients), which would meet a non-finite weight
 sends the call to gemm, whose sums have exactly the reference's terms.
 """
 import functools
+import math
 
 import numba
 import numpy as np
@@ -272,7 +273,7 @@ class _Phases:
         z, y, x = np.indices(kernel).reshape(3, -1) * np.array(dilation)[:, None]
         self.offsets = ((((z % sd) * sh + y % sh) * dq + z // sd) * hq + y // sh) * wq * sw + x
         # the last tile's masked loads stop at its last output's window, which may end past the phases
-        self.volume = max(int(np.prod(self.phases)), int(self.offsets.max()) + sw * (self.count() - 1) + 1)
+        self.volume = max(math.prod(self.phases), int(self.offsets.max()) + sw * (self.count() - 1) + 1)
         # offsets of every (input channel of a group, tap) from its group's first channel
         self.tap_offsets = (np.arange(geom.in_channels // geom.groups)[:, None] * self.volume
                             + self.offsets).reshape(-1)
@@ -302,7 +303,7 @@ def _native_forward(x, w, bias, geom, kind):
     """The forward by a native kernel, straight into the output: depthwise row by row from the unpadded input;
     the implicit GEMM over the positions of the phase grid (whole 32-wide tiles even for narrow images)."""
     n_threads = threads.get_num_threads()
-    out = np.empty((geom.batch, geom.out_channels, int(np.prod(geom.out_spatial))), x.dtype)
+    out = np.empty((geom.batch, geom.out_channels, math.prod(geom.out_spatial)), x.dtype)
     bias = np.zeros(geom.out_channels, x.dtype) if bias is None else bias
     if kind == "depthwise":
         fill = (1,) * (3 - geom.nd)

@@ -8,6 +8,8 @@ tasks run on our OpenMP threads with BLAS single-threaded inside, so threads
 never nest. grad_input multiplies then scatters (col2im) one (image, group) per
 task; grad_weight sums per-thread partial products.
 """
+import math
+
 import numpy as np
 
 from .. import threads
@@ -34,12 +36,12 @@ def _args(geom):
 
 def _rows(geom):
     """Rows of the packed matrix of one image: every channel at every kernel offset."""
-    return geom.in_channels * int(np.prod(geom.kernel))
+    return geom.in_channels * math.prod(geom.kernel)
 
 
 def _block(geom, dtype):
     """Output positions per task: as many as fit _BLOCK_BYTES of packed rows, a multiple of 16."""
-    positions = int(np.prod(geom.out_spatial))
+    positions = math.prod(geom.out_spatial)
     fit = max(16, _BLOCK_BYTES // (_rows(geom) * np.dtype(dtype).itemsize) // 16 * 16)
     return min(positions, fit)
 
@@ -62,7 +64,7 @@ def forward(x, w, bias, geom):
     """x (N, C, *S), w (K, C // groups, *k), bias (K,) or None -> (N, K, *S_out)."""
     n_threads = threads.get_num_threads()
     block = _block(geom, x.dtype)
-    out = np.empty((geom.batch, geom.out_channels, int(np.prod(geom.out_spatial))), x.dtype)
+    out = np.empty((geom.batch, geom.out_channels, math.prod(geom.out_spatial)), x.dtype)
     w2 = w.reshape(geom.out_channels, -1)
     packed = packed_weights(w2, geom.groups)
     native.conv_forward(x.reshape(_five_d(x.shape)), w2, packed, bias, out, *_args(geom), geom.groups, block,

@@ -8,6 +8,7 @@ Forward kernels split the work over (plane, output depth row); the gradients
 scatter, so each plane belongs to one thread and there are no races.
 """
 import functools
+import math
 
 import numpy as np
 from numba import njit, prange
@@ -267,7 +268,7 @@ def max_pool(x, geom):
 def max_pool_grad_input(grad_out, indices, geom):
     """Scatter grad_out (N, C, *S_out) onto the input positions in `indices` -> (N, C, *S)."""
     planes = geom.batch * geom.channels
-    grad = np.zeros((planes, int(np.prod(geom.in_spatial))), grad_out.dtype)
+    grad = np.zeros((planes, math.prod(geom.in_spatial)), grad_out.dtype)
     bad = _max_pool_grad(grad_out.reshape(planes, -1), np.ascontiguousarray(indices, np.int64).reshape(planes, -1), grad)
     if bad:
         raise ValueError(f"{bad} max-pool indices lie outside the input plane of {grad.shape[1]} elements")

@@ -12,6 +12,7 @@ the full result in every dim, multiplies the spectra, transforms back and crops
 SciPy's `mode` window out of the real part.
 """
 import functools
+import math
 
 import numpy as np
 from numba import cuda
@@ -63,7 +64,7 @@ def transform(a, inverse=False, batch_dims=0):
     src, dst = arrays.flat(a), arrays.empty((a.size,), a.dtype)
     for axis in range(batch_dims, len(shape)):
         n = shape[axis]
-        inner = int(np.prod(shape[axis + 1:]))
+        inner = math.prod(shape[axis + 1:])
         twiddles = _twiddles(n, np.dtype(a.dtype).str)
         half_span = 1
         while half_span < n:

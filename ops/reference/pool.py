@@ -4,6 +4,8 @@ Like the conv reference, each op loops over window offsets and reads one
 strided slice of the padded input per offset. geom is an ops.shapes.PoolGeometry.
 Max-pool indices are flat positions in each input plane (PyTorch's convention).
 """
+import math
+
 import numpy as np
 
 from .. import shapes
@@ -49,7 +51,7 @@ def max_pool(x, geom):
 
 def max_pool_grad_input(grad_out, indices, geom):
     rows = geom.batch * geom.channels
-    plane = int(np.prod(geom.in_spatial))
+    plane = math.prod(geom.in_spatial)
     grad = np.zeros((rows, plane + 1), grad_out.dtype)  # column `plane` collects index -1's share
     at = np.where(indices == -1, plane, indices).reshape(rows, -1)
     np.add.at(grad, (np.arange(rows)[:, None], at), grad_out.reshape(rows, -1))
