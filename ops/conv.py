@@ -14,7 +14,8 @@ import numpy as np
 from . import select, shapes
 
 
-def _checked(x_name, x, w_name, w, bias=None):
+def checked(x_name, x, w_name, w, bias=None):
+    """The two operands (and bias) checked (ops.shapes.check_array) and of one dtype and device: (x, w, bias, device)."""
     x = shapes.check_array(x, x_name)
     w = shapes.check_array(w, w_name)
     if bias is not None:
@@ -24,7 +25,7 @@ def _checked(x_name, x, w_name, w, bias=None):
 
 
 def _conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm):
-    x, weight, bias, device = _checked("input", x, "weight", weight, bias)
+    x, weight, bias, device = checked("input", x, "weight", weight, bias)
     geom = shapes.conv_geometry(x.shape, weight.shape, nd, stride, padding, dilation, groups)
     if bias is not None and tuple(bias.shape) != (geom.out_channels,):
         raise ValueError(f"bias must have shape ({geom.out_channels},), got {tuple(bias.shape)}")
@@ -32,14 +33,14 @@ def _conv(nd, x, weight, bias, stride, padding, dilation, groups, algorithm):
 
 
 def _grad_input(nd, grad_out, weight, input_shape, stride, padding, dilation, groups, algorithm):
-    grad_out, weight, _, device = _checked("grad_out", grad_out, "weight", weight)
+    grad_out, weight, _, device = checked("grad_out", grad_out, "weight", weight)
     geom = shapes.conv_geometry(input_shape, weight.shape, nd, stride, padding, dilation, groups)
     shapes.check_conv_grad_shape(grad_out, geom)
     return select.conv_algorithm(geom, device, algorithm).grad_input(grad_out, weight, geom)
 
 
 def _grad_weight(nd, x, grad_out, weight_shape, stride, padding, dilation, groups, algorithm):
-    x, grad_out, _, device = _checked("input", x, "grad_out", grad_out)
+    x, grad_out, _, device = checked("input", x, "grad_out", grad_out)
     geom = shapes.conv_geometry(x.shape, weight_shape, nd, stride, padding, dilation, groups)
     shapes.check_conv_grad_shape(grad_out, geom)
     return select.conv_algorithm(geom, device, algorithm).grad_weight(x, grad_out, geom)
@@ -62,7 +63,7 @@ def _resized(a, shape, device):
 
 
 def _conv_transpose(nd, x, weight, bias, stride, padding, output_padding, groups, dilation, algorithm):
-    x, weight, bias, device = _checked("input", x, "weight", weight, bias)
+    x, weight, bias, device = checked("input", x, "weight", weight, bias)
     geom = shapes.conv_transpose_geometry(x.shape, weight.shape, nd, stride, padding, output_padding, groups, dilation)
     if bias is not None and tuple(bias.shape) != (geom.in_channels,):
         raise ValueError(f"bias must have shape ({geom.in_channels},), got {tuple(bias.shape)}")
@@ -77,7 +78,7 @@ def _conv_transpose(nd, x, weight, bias, stride, padding, output_padding, groups
 
 def _conv_transpose_grad_input(nd, grad_out, weight, input_shape, stride, padding, output_padding, groups, dilation,
                                algorithm):
-    grad_out, weight, _, device = _checked("grad_out", grad_out, "weight", weight)
+    grad_out, weight, _, device = checked("grad_out", grad_out, "weight", weight)
     geom = shapes.conv_transpose_geometry(input_shape, weight.shape, nd, stride, padding, output_padding, groups,
                                           dilation)
     if tuple(grad_out.shape) != geom.input_shape:
@@ -88,7 +89,7 @@ def _conv_transpose_grad_input(nd, grad_out, weight, input_shape, stride, paddin
 
 def _conv_transpose_grad_weight(nd, x, grad_out, weight_shape, stride, padding, output_padding, groups, dilation,
                                 algorithm):
-    x, grad_out, _, device = _checked("input", x, "grad_out", grad_out)
+    x, grad_out, _, device = checked("input", x, "grad_out", grad_out)
     geom = shapes.conv_transpose_geometry(x.shape, weight_shape, nd, stride, padding, output_padding, groups, dilation)
     if tuple(grad_out.shape) != geom.input_shape:
         raise ValueError(f"grad_out has shape {tuple(grad_out.shape)}, the transposed conv produces {geom.input_shape}")

@@ -75,11 +75,7 @@ def fold_weight_grad(grad_expanded, weight_shape):
 
 
 def _checked(x_name, x, w_name, w, bias=None):
-    x = shapes.check_array(x, x_name)
-    w = shapes.check_array(w, w_name)
-    if bias is not None:
-        bias = shapes.check_array(bias, "bias")
-    _, device = shapes.check_same_kind(**{x_name: x, w_name: w, "bias": bias})
+    x, w, bias, device = conv.checked(x_name, x, w_name, w, bias)
     if device != "cpu":
         raise NotImplementedError("p4_conv2d runs on the CPU only (NumPy arrays); got CUDA device arrays")
     return x, w, bias
