@@ -1,12 +1,15 @@
 """Layers as Modules, PyTorch's names and arguments."""
 from . import init
+from .containers import ModuleDict, ModuleList
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
-from .layers import Dropout, Flatten, Linear, ReLU, Sigmoid, Tanh
+from .layers import GELU, Dropout, Flatten, Identity, LeakyReLU, Linear, ReLU, ReLU6, Sigmoid, SiLU, Softmax, Tanh
+from .loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss
 from .module import Module, Parameter, Sequential
-from .norm import BatchNorm1d, BatchNorm2d
+from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d
 from .pool import AvgPool1d, AvgPool2d, AvgPool3d, BlurPool1d, BlurPool2d, MaxPool1d, MaxPool2d, MaxPool3d
 
-__all__ = ["init", "Module", "Parameter", "Sequential", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d",
-           "ConvTranspose2d", "ConvTranspose3d", "Linear", "Flatten", "ReLU", "Sigmoid", "Tanh", "Dropout",
-           "BatchNorm1d", "BatchNorm2d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d",
-           "AvgPool3d", "BlurPool1d", "BlurPool2d"]
+__all__ = ["init", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity", "Conv1d", "Conv2d",
+           "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Linear", "Flatten", "ReLU", "ReLU6",
+           "LeakyReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax", "Dropout", "BatchNorm1d", "BatchNorm2d",
+           "BatchNorm3d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "BlurPool1d",
+           "BlurPool2d", "CrossEntropyLoss", "MSELoss", "L1Loss", "BCEWithLogitsLoss"]
