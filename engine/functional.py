@@ -193,6 +193,104 @@ def blur_pool2d(x, filt_size=3, stride=2):
     return apply(BlurPool(2, filt_size, stride), x)
 
 
+# --- padding, interpolation, adaptive pooling (ops.resample's kernels) ------------
+class Pad(Function):
+    def __init__(self, pads, mode, value):
+        self.pads, self.mode, self.value = pads, mode, value
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        return ops.pad(x, self.pads, self.mode, self.value)
+
+    def backward(self, grad):
+        return (ops.pad_grad_input(grad, self.input_shape, self.pads, self.mode),)
+
+
+def pad(x, pad, mode="constant", value=0.0):
+    """torch.nn.functional.pad: pad (last dim's before, after, then the dim before it's, ...) over the spatial
+    dims of x (N, C, *spatial), 1-3 of them; mode constant (value), reflect, replicate or circular."""
+    return apply(Pad(ops.resample.pad_widths(pad, x.ndim), mode, value), x)
+
+
+class Interpolate(Function):
+    def __init__(self, size, scale_factor, mode, align_corners):
+        self.args = dict(size=size, scale_factor=scale_factor, mode=mode, align_corners=align_corners)
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        return ops.interpolate(x, **self.args)
+
+    def backward(self, grad):
+        return (ops.interpolate_grad_input(grad, self.input_shape, **self.args),)
+
+
+def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """x (N, C, *spatial) resized to `size` or by `scale_factor`: mode nearest, linear (1-D), bilinear (2-D),
+    trilinear (3-D), PyTorch's pixel rules (align_corners as in PyTorch, False when None)."""
+    return apply(Interpolate(size, scale_factor, mode, align_corners), x)
+
+
+class AdaptiveAvgPool(Function):
+    def __init__(self, nd, output_size):
+        self.nd, self.output_size = nd, output_size
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        return ops.resample.adaptive_avg_pool(x, self.nd, self.output_size)
+
+    def backward(self, grad):
+        return (ops.adaptive_avg_pool_grad_input(grad, self.input_shape, self.nd),)
+
+
+class AdaptiveMaxPool(Function):
+    def __init__(self, nd, output_size):
+        self.nd, self.output_size = nd, output_size
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        out, self.indices = ops.resample.adaptive_max_pool(x, self.nd, self.output_size)
+        return out
+
+    def backward(self, grad):
+        return (ops.adaptive_max_pool_grad_input(grad, self.indices, self.input_shape, self.nd),)
+
+
+def _adaptive_max_pool(nd, x, output_size, return_indices):
+    fn = AdaptiveMaxPool(nd, output_size)
+    out = apply(fn, x)
+    return (out, Tensor(fn.indices)) if return_indices else out
+
+
+def adaptive_avg_pool1d(x, output_size):
+    """x (N, C, L) -> (N, C, output_size): means over PyTorch's adaptive windows."""
+    return apply(AdaptiveAvgPool(1, output_size), x)
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """x (N, C, H, W) -> (N, C, *output_size); output_size 1 is global average pooling."""
+    return apply(AdaptiveAvgPool(2, output_size), x)
+
+
+def adaptive_avg_pool3d(x, output_size):
+    """x (N, C, D, H, W) -> (N, C, *output_size)."""
+    return apply(AdaptiveAvgPool(3, output_size), x)
+
+
+def adaptive_max_pool1d(x, output_size, return_indices=False):
+    """x (N, C, L) -> (N, C, output_size), and the int64 indices if return_indices."""
+    return _adaptive_max_pool(1, x, output_size, return_indices)
+
+
+def adaptive_max_pool2d(x, output_size, return_indices=False):
+    """x (N, C, H, W) -> (N, C, *output_size), and the int64 indices if return_indices."""
+    return _adaptive_max_pool(2, x, output_size, return_indices)
+
+
+def adaptive_max_pool3d(x, output_size, return_indices=False):
+    """x (N, C, D, H, W) -> (N, C, *output_size), and the int64 indices if return_indices."""
+    return _adaptive_max_pool(3, x, output_size, return_indices)
+
+
 # --- signal processing (SciPy's conventions) -------------------------------
 class Correlate(Function):
     """ops.correlate / ops.convolve (true convolution when flip); gradients from ops.correlate_grad / convolve_grad."""

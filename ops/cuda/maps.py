@@ -130,8 +130,9 @@ def broadcast_strides(shape, target):
 
 
 def _operand(x, dtype):
-    """A Python number as a one-element device array of dtype; arrays as they are."""
-    return arrays.full((1,), x, dtype) if isinstance(x, (int, float, bool)) else x
+    """A Python number as a 0-d device array of dtype (so it broadcasts as NumPy's scalars: a 0-d operand
+    stays 0-d); arrays as they are."""
+    return arrays.full((), x, dtype) if isinstance(x, (int, float, bool)) else x
 
 
 def binary(op, a, b, out=None):

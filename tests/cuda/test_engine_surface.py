@@ -1,0 +1,40 @@
+"""The ops added for PyTorch-style scripts on device="cuda" against the CPU: tensor ops, activations,
+losses, padding, interpolation and adaptive pooling, forward and backward (simulator-sized shapes)."""
+import numpy as np
+import pytest
+
+import engine as E
+from engine import functional as F
+from tests.cuda.test_engine import _grad, _labels, assert_matches_the_cpu
+
+pytestmark = pytest.mark.cuda
+
+CASES = {
+    "cat-stack": (lambda a, b: E.cat([a, b], dim=1)[:, 1:4] * E.stack([a, a * 2], dim=1).sum(dim=1),
+                  [_grad((2, 3)), _grad((2, 2))]),
+    "max-clamp-sqrt": (lambda a: a.amax(dim=1, keepdim=True) + a.clamp(-0.3, 0.4) + (a * a + 1).sqrt() + a.abs(),
+                       [_grad((2, 4))]),
+    "activations": (lambda a: F.leaky_relu(a, 0.1) + F.gelu(a) + F.silu(a) + F.relu6(a * 4), [_grad((3, 4))]),
+    "cross_entropy-options": (lambda logits, labels: F.cross_entropy(logits, labels, weight=E.tensor(
+        np.array([0.5, 2.0, 1.0]), device=logits.device), ignore_index=1, label_smoothing=0.1),
+        [_grad((4, 3)), _labels(4, 3)]),
+    "bce-l1": (lambda a, b: F.binary_cross_entropy_with_logits(a, b.sigmoid()) + F.l1_loss(a, b),
+               [_grad((3, 2)), _grad((3, 2))]),
+    "pad-modes": (lambda x: F.pad(x, (1, 2, 2, 0), "reflect").sum() + F.pad(x, (1, 1, 0, 1), "circular").sum()
+                  + F.pad(x, (2, 0), "replicate").sum() + (F.pad(x, (1, 1, 1, 1), value=0.5) ** 2).sum(),
+                  [_grad((1, 2, 3, 3))]),
+    "interpolate": (lambda x: F.interpolate(x, scale_factor=2).sum(dim=(2, 3)) + F.interpolate(
+        x, size=(4, 5), mode="bilinear").sum(dim=(2, 3)), [_grad((1, 2, 2, 3))]),
+    "adaptive-pools": (lambda x: F.adaptive_avg_pool2d(x, (2, 1)).sum(dim=(2, 3)) + F.adaptive_max_pool2d(
+        x, 2).sum(dim=(2, 3)), [_grad((1, 2, 3, 5))]),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_each_op_on_cuda_matches_the_cpu(case, rng):
+    assert_matches_the_cpu(*CASES[case], rng)
+
+
+def test_full_reductions_stay_0_d(rng):
+    a = E.tensor(rng.standard_normal((3, 2)), device="cuda")
+    assert a.mean().shape == () and a.sum().shape == () and (a.mean() * 2 + 1).shape == ()
