@@ -6,6 +6,7 @@ import pytest
 import engine as E
 from engine import functional as F
 from tests.cuda.test_engine import _grad, _labels, assert_matches_the_cpu
+from tests.helpers import assert_close
 
 pytestmark = pytest.mark.cuda
 
@@ -38,3 +39,29 @@ def test_each_op_on_cuda_matches_the_cpu(case, rng):
 def test_full_reductions_stay_0_d(rng):
     a = E.tensor(rng.standard_normal((3, 2)), device="cuda")
     assert a.mean().shape == () and a.sum().shape == () and (a.mean() * 2 + 1).shape == ()
+
+
+def _steps(device, make_optimizer, rng_seed=0):
+    rng = np.random.default_rng(rng_seed)
+    E.manual_seed(3)
+    model = E.nn.Sequential(E.nn.Conv2d(1, 2, 3, padding="same", padding_mode="reflect", dtype=np.float64),
+                            E.nn.BatchNorm2d(2, dtype=np.float64), E.nn.ReLU(), E.nn.AdaptiveAvgPool2d(1),
+                            E.nn.Flatten(), E.nn.Linear(2, 3, dtype=np.float64)).to(device)
+    opt = make_optimizer(model.parameters())
+    x = E.tensor(rng.standard_normal((2, 1, 4, 4)), device=device)
+    labels = E.tensor(rng.integers(0, 3, 2), device=device)
+    for _ in range(2):
+        opt.zero_grad()
+        E.functional.cross_entropy(model(x), labels, label_smoothing=0.1).backward()
+        E.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+        E.nn.utils.clip_grad_value_(model.parameters(), 0.2)
+        opt.step()
+    return [p.numpy() for p in model.parameters()]
+
+
+@pytest.mark.parametrize("make_optimizer", [lambda ps: E.optim.AdamW(ps, lr=0.01),
+                                            lambda ps: E.optim.RMSprop(ps, lr=0.01, momentum=0.5, centered=True,
+                                                                       weight_decay=0.1)])
+def test_optimizers_and_clipping_on_cuda_match_the_cpu(make_optimizer):
+    for got, want in zip(_steps("cuda", make_optimizer), _steps("cpu", make_optimizer)):
+        assert_close(got, want, np.float64, scale=100)  # Adam's g / sqrt(v) magnifies rounding of small gradients
