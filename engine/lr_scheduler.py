@@ -130,8 +130,8 @@ class OneCycleLR(LRScheduler):
 
     def get_lr(self):
         step = self.last_epoch
-        if step >= self.total_steps:
-            raise ValueError(f"OneCycleLR stepped {step + 1} times, past total_steps={self.total_steps}")
+        if step > self.total_steps:  # PyTorch's rule: total_steps calls of step() after the one at construction
+            raise ValueError(f"OneCycleLR stepped {step} times, past total_steps={self.total_steps}")
         lrs = []
         for group in self.optimizer.param_groups:
             start = 0.0

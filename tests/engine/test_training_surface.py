@@ -121,6 +121,7 @@ def test_scheduler_errors():
         lr_scheduler.OneCycleLR(_NoMomentum(), 0.1, total_steps=4)
     one_cycle = lr_scheduler.OneCycleLR(opt, 0.1, total_steps=2)
     one_cycle.step()
+    one_cycle.step()
     with pytest.raises(ValueError, match="past total_steps"):
         one_cycle.step()
 
