@@ -1,4 +1,5 @@
 """Layers as Modules, PyTorch's names and arguments."""
+from .. import functional  # noqa: F401  (engine.nn.functional, as torch.nn.functional)
 from . import init, utils
 from .containers import ModuleDict, ModuleList
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d, ConvTranspose3d
@@ -11,7 +12,7 @@ from .pool import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, Adap
                    MaxPool3d)
 from .upsample import Upsample
 
-__all__ = ["init", "utils", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity", "Conv1d", "Conv2d",
+__all__ = ["functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity", "Conv1d", "Conv2d",
            "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Linear", "Flatten", "ReLU", "ReLU6",
            "LeakyReLU", "GELU", "SiLU", "Sigmoid", "Tanh", "Softmax", "Dropout", "BatchNorm1d", "BatchNorm2d",
            "BatchNorm3d", "MaxPool1d", "MaxPool2d", "MaxPool3d", "AvgPool1d", "AvgPool2d", "AvgPool3d", "BlurPool1d",
