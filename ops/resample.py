@@ -5,7 +5,8 @@ Every op but adaptive max is separable and linear: along each spatial dim, each 
 weighted sum of input positions. ops.reference.resample defines those 1-D maps; here each becomes a table
 of (input index, weight) taps per output position, built once per shape from the map's matrix, and one
 gather kernel per backend (ops.cpu.resample, ops.cuda.resample) applies the three tables. A gradient is the
-same gather with the transposed tables. A tap with index -1 reads the constant fill (constant padding).
+same gather with the transposed tables. A tap with index -1 reads the constant fill (constant padding:
+there each dim has one tap of weight 1, so an output with any index -1 is the fill).
 """
 import functools
 import math
