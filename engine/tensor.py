@@ -181,6 +181,28 @@ class Tensor:
     def __rmatmul__(self, other):
         return apply(T.MatMul(), self._operand(other), self)
 
+    # --- comparisons: bool tensors, no gradient (PyTorch's `(pred == labels).sum()`) ----------
+    __hash__ = object.__hash__  # tensors stay usable as dict keys (an optimizer's state) despite __eq__
+
+    def _equal(self, other):
+        other = self._operand(other)
+        _check_one_device(T.ZeroPower(), (self, other))
+        xp = device_of(self.data).xp
+        difference = xp.abs(xp.subtract(xp.asarray(self.data, np.float64), xp.asarray(other.data, np.float64)))
+        return xp.power(0.0, difference)  # 1 where equal (0 ** 0), else 0: works on every device's namespace
+
+    def __eq__(self, other):
+        return Tensor(device_of(self.data).xp.asarray(self._equal(other), dtype=np.bool_))
+
+    def __ne__(self, other):
+        xp = device_of(self.data).xp
+        return Tensor(xp.asarray(xp.subtract(1.0, self._equal(other)), dtype=np.bool_))
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self.item())
+
     def __getitem__(self, index):
         if isinstance(index, Tensor):
             index = index.data

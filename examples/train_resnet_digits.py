@@ -71,8 +71,7 @@ def evaluate(fw, model, loader):
     correct = count = 0
     with fw.lib.no_grad():
         for xb, yb in loader:
-            correct += int((model(xb).argmax(dim=1) == yb).sum().item()) if fw.lib is not E else \
-                int((model(xb).argmax(dim=1).numpy() == yb.numpy()).sum())
+            correct += (model(xb).argmax(dim=1) == yb).sum().item()
             count += len(yb)
     model.train()
     return correct / count

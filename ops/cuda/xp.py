@@ -114,7 +114,11 @@ negative, exp, log, tanh, sqrt, abs, erf = (
 
 # --- reductions -----------------------------------------------------------------
 def sum(a, axis=None, keepdims=False):
-    return elementwise.reduce_axes(SUM, _device(a), axis, keepdims)
+    """np.sum: booleans and small ints add up as int64 (NumPy's rule: True + True is 2)."""
+    a = _device(a)
+    if a.dtype.kind in "bu" or (a.dtype.kind == "i" and a.dtype.itemsize < 8):
+        a = maps.unary(maps.COPY, a, dtype=np.uint64 if a.dtype.kind == "u" else np.int64)
+    return elementwise.reduce_axes(SUM, a, axis, keepdims)
 
 
 def mean(a, axis=None, keepdims=False):

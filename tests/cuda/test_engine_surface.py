@@ -36,9 +36,12 @@ def test_each_op_on_cuda_matches_the_cpu(case, rng):
     assert_matches_the_cpu(*CASES[case], rng)
 
 
-def test_full_reductions_stay_0_d(rng):
+def test_full_reductions_stay_0_d_and_comparisons_count(rng):
     a = E.tensor(rng.standard_normal((3, 2)), device="cuda")
     assert a.mean().shape == () and a.sum().shape == () and (a.mean() * 2 + 1).shape == ()
+    labels, predicted = E.tensor([1, 2, 3, 4], device="cuda"), E.tensor([1, 0, 3, 4], device="cuda")
+    assert (labels == predicted).dtype == np.bool_ and (labels == predicted).sum().item() == 3
+    assert (labels != predicted).numpy().tolist() == [False, True, False, False]
 
 
 def _steps(device, make_optimizer, rng_seed=0):

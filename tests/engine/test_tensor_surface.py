@@ -43,6 +43,16 @@ def test_values_match_numpy(rng):
     assert np.array_equal(ta.clamp(-0.1, 0.2).numpy(), np.clip(a, -0.1, 0.2))
 
 
+def test_comparisons_give_bool_tensors_and_tensors_stay_hashable():
+    a, b = E.tensor([1, 2, 3]), E.tensor([1, 0, 3])
+    assert (a == b).dtype == np.bool_ and (a == b).numpy().tolist() == [True, False, True]
+    assert (a != b).numpy().tolist() == [False, True, False] and (a == b).sum().item() == 2
+    assert (E.tensor([1.5, 2.0]) == 2.0).numpy().tolist() == [False, True]
+    assert {a: 1}[a] == 1 and bool(E.tensor([3.0]) == 3.0)
+    with pytest.raises(RuntimeError, match="ambiguous"):
+        bool(a == b)
+
+
 def test_max_shares_the_gradient_between_ties():
     x = E.tensor(np.array([[1.0, 3.0, 3.0], [2.0, 0.5, -1.0]]), requires_grad=True)
     x.amax(dim=1).sum().backward()
