@@ -8,11 +8,13 @@ from ..tensor import Tensor
 
 
 class TensorDataset:
-    """Item i is (arrays[0][i], arrays[1][i], ...); arrays are NumPy arrays or CPU Tensors of one length."""
+    """Item i is (arrays[0][i], arrays[1][i], ...); arrays are NumPy arrays or Tensors of one length, kept on the
+    host. device: the first Tensor's, where a DataLoader puts the batches unless told otherwise."""
 
     def __init__(self, *tensors):
         if not tensors:
             raise ValueError("TensorDataset needs at least one array")
+        self.device = next((t.device for t in tensors if isinstance(t, Tensor)), "cpu")
         self.arrays = [t.numpy() if isinstance(t, Tensor) else np.asarray(t) for t in tensors]
         lengths = [len(a) for a in self.arrays]
         if len(set(lengths)) != 1:

@@ -22,6 +22,13 @@ def _fields(dataset):
     return None
 
 
+def _dataset_device(dataset):
+    """A Subset's (of a Subset's ...) TensorDataset's device, else 'cpu'."""
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    return getattr(dataset, "device", "cpu")
+
+
 def _collate(items):
     """Stack a batch of items: tuples field by field, Tensors and arrays and numbers into one array each."""
     first = items[0]
@@ -37,11 +44,12 @@ class DataLoader:
     DataLoader(dataset, batch_size=1, shuffle=False, drop_last=False) takes any object with __len__ and
     __getitem__ (items: arrays, numbers, Tensors, or tuples of them) and yields the items stacked, a tuple
     per batch for tuple items. DataLoader(x, y, ..., batch_size=64) batches equal-length arrays directly
-    (as TensorDataset(x, y, ...) would). shuffle draws a fresh order every epoch from `generator` (or the
+    (as TensorDataset(x, y, ...) would). device: where the batches go; by default a TensorDataset's (the device
+    of the Tensors it was made from), else the CPU. shuffle draws a fresh order every epoch from `generator` (or the
     default one, so E.manual_seed makes it repeatable); drop_last skips a final short batch.
     """
 
-    def __init__(self, *data, batch_size=None, shuffle=False, drop_last=False, generator=None, device="cpu"):
+    def __init__(self, *data, batch_size=None, shuffle=False, drop_last=False, generator=None, device=None):
         if not data:
             raise ValueError("DataLoader needs a dataset or at least one array")
         is_dataset = len(data) == 1 and hasattr(data[0], "__getitem__") and not isinstance(data[0], (np.ndarray, Tensor, list))
@@ -55,7 +63,7 @@ class DataLoader:
             raise ValueError("DataLoader got an empty dataset")
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.generator = generator
-        self.device = get_device(device)
+        self.device = get_device(device or _dataset_device(self.dataset))
         self._fields = _fields(self.dataset)
 
     def __len__(self):

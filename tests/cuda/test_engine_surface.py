@@ -68,3 +68,13 @@ def _steps(device, make_optimizer, rng_seed=0):
 def test_optimizers_and_clipping_on_cuda_match_the_cpu(make_optimizer):
     for got, want in zip(_steps("cuda", make_optimizer), _steps("cpu", make_optimizer)):
         assert_close(got, want, np.float64, scale=100)  # Adam's g / sqrt(v) magnifies rounding of small gradients
+
+
+def test_a_dataset_of_cuda_tensors_loads_onto_cuda(rng):
+    x, y = rng.standard_normal((5, 2)), np.arange(5)
+    dataset = E.data.TensorDataset(E.tensor(x, device="cuda"), E.tensor(y, device="cuda"))
+    train, _ = E.data.random_split(dataset, [3, 2])
+    for loader in (E.data.DataLoader(dataset, batch_size=2), E.data.DataLoader(train, batch_size=2, shuffle=True)):
+        xb, yb = next(iter(loader))
+        assert xb.device == "cuda" and yb.device == "cuda" and xb.shape == (2, 2)
+    assert E.data.DataLoader(dataset, batch_size=2, device="cpu").device.name == "cpu"
