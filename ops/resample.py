@@ -68,7 +68,7 @@ def _plan(kind, in_spatial, params, dtype):
     return tuple(plans)
 
 
-def _run(x, name, taps, fill=0.0):
+def _run(x, taps, fill=0.0):
     backend = select.resample_backend(shapes.device_of(x))
     out_shape = tuple(x.shape[:2]) + taps.out_spatial
     return backend.separable(x, out_shape, taps, fill)
@@ -118,7 +118,7 @@ def pad(x, pads, mode="constant", value=0.0):
     if mode != "constant" and value != 0:
         raise ValueError(f"a fill value is only used by mode='constant', got value={value} with mode={mode!r}")
     forward, _ = _pad_plan(tuple(x.shape), pads, mode, x.dtype)
-    return _run(x, "input", forward, float(value))
+    return _run(x, forward, float(value))
 
 
 def pad_grad_input(grad_out, input_shape, pads, mode="constant"):
@@ -128,7 +128,7 @@ def pad_grad_input(grad_out, input_shape, pads, mode="constant"):
     expected = tuple(input_shape[:2]) + tuple(n + lo + hi for n, (lo, hi) in zip(input_shape[2:], pads))
     if tuple(grad_out.shape) != expected:
         raise ValueError(f"grad_out has shape {tuple(grad_out.shape)}, padding {tuple(input_shape)} gives {expected}")
-    return _run(grad_out, "grad_out", backward)
+    return _run(grad_out, backward)
 
 
 # --- interpolation --------------------------------------------------------------
@@ -168,7 +168,7 @@ def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=N
     x = _check_input(x, "input")
     out_spatial, scales = interpolate_geometry(x.shape, size, scale_factor, mode, align_corners)
     forward, _ = _interpolate_plan(tuple(x.shape), out_spatial, scales, mode, align_corners, x.dtype)
-    return _run(x, "input", forward)
+    return _run(x, forward)
 
 
 def interpolate_grad_input(grad_out, input_shape, size=None, scale_factor=None, mode="nearest", align_corners=None):
@@ -179,7 +179,7 @@ def interpolate_grad_input(grad_out, input_shape, size=None, scale_factor=None, 
         raise ValueError(f"grad_out has shape {tuple(grad_out.shape)}, interpolating {tuple(input_shape)} gives "
                          f"{tuple(input_shape[:2]) + out_spatial}")
     _, backward = _interpolate_plan(tuple(input_shape), out_spatial, scales, mode, align_corners, grad_out.dtype)
-    return _run(grad_out, "grad_out", backward)
+    return _run(grad_out, backward)
 
 
 # --- adaptive pooling ---------------------------------------------------------------
@@ -199,7 +199,7 @@ def adaptive_avg_pool(x, nd, output_size):
     x = _check_input(x, "input", (nd,))
     out_spatial = _adaptive_output(x.shape, nd, output_size)
     forward, _ = _plan("adaptive_avg", tuple(x.shape[2:]), out_spatial, np.dtype(x.dtype).str)
-    return _run(x, "input", forward)
+    return _run(x, forward)
 
 
 def adaptive_avg_pool_grad_input(grad_out, input_shape, nd):
@@ -208,7 +208,7 @@ def adaptive_avg_pool_grad_input(grad_out, input_shape, nd):
     if tuple(grad_out.shape[:2]) != input_shape[:2] or len(input_shape) != nd + 2:
         raise ValueError(f"grad_out {tuple(grad_out.shape)} does not match the input shape {input_shape}")
     _, backward = _plan("adaptive_avg", input_shape[2:], tuple(grad_out.shape[2:]), np.dtype(grad_out.dtype).str)
-    return _run(grad_out, "grad_out", backward)
+    return _run(grad_out, backward)
 
 
 def adaptive_max_pool(x, nd, output_size):
