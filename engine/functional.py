@@ -489,7 +489,9 @@ def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mea
         raise ValueError(f"cross_entropy weight must have shape ({logits.shape[1]},), got {weight.shape}")
     classes = logits.shape[1]
     on_cpu = device_of(logits.data).name == "cpu"
-    ignored = on_cpu and bool((target.data == ignore_index).any())
+    # The fused kernel cannot ignore labels. The choice depends on the arguments, and on the CPU also on whether
+    # a label outside [0, C) equals ignore_index (else the kernel refuses that label: an error, never a wrong loss).
+    ignored = 0 <= ignore_index < classes or (on_cpu and bool((target.data == ignore_index).any()))
     if weight is None and label_smoothing == 0 and not ignored:
         return apply(CrossEntropy(reduction), logits, target)
     if on_cpu:
