@@ -95,6 +95,12 @@ class Tensor:
         dtype = _check_dtype(target)
         return self if dtype == self.dtype else apply(T.Cast(dtype), self)
 
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
     def requires_grad_(self, requires_grad=True):
         if requires_grad and self.dtype not in FLOAT_DTYPES:
             raise TypeError(f"only float32/float64 tensors can require gradients, this one is {self.dtype}")

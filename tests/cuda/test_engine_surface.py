@@ -70,6 +70,13 @@ def test_optimizers_and_clipping_on_cuda_match_the_cpu(make_optimizer):
         assert_close(got, want, np.float64, scale=100)  # Adam's g / sqrt(v) magnifies rounding of small gradients
 
 
+def test_cpu_and_cuda_methods_move_tensors(rng):
+    t = E.tensor(rng.standard_normal(3))
+    on_gpu = t.cuda()
+    assert t.cpu() is t and on_gpu.device == "cuda" and on_gpu.cuda() is on_gpu
+    assert np.array_equal(on_gpu.cpu().numpy(), t.numpy())
+
+
 def test_a_dataset_of_cuda_tensors_loads_onto_cuda(rng):
     x, y = rng.standard_normal((5, 2)), np.arange(5)
     dataset = E.data.TensorDataset(E.tensor(x, device="cuda"), E.tensor(y, device="cuda"))
