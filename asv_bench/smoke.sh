@@ -13,8 +13,8 @@ python="$(cd "$(dirname "$python")" && pwd)/$(basename "$python")"  # absolute, 
 cd "$here"
 
 # Every benchmark class on its smallest shapes: 1-D, 2-D and 3-D convs, one image and one volume
-# correlation, three pooling kinds, and both LeNet-5 steps. Parameter sets match as name('shape', ...).
-small="\\('(lenet2|mnist1d|vol3d|img512_k7|vol64_k5|max3x3pad1|avg2x2|blur3)'|LeNet5Step"
+# correlation, three pooling kinds, bilinear upsampling, and both LeNet-5 steps. Parameter sets match as name('shape', ...).
+small="\\('(lenet2|mnist1d|vol3d|img512_k7|vol64_k5|max3x3pad1|avg2x2|blur3|bilinear-x2)'|LeNet5Step"
 
 "$python" -m asv machine --yes --machine smoke > /dev/null
 "$python" -m asv check --python=same

@@ -11,6 +11,7 @@ import numpy as np
 from numpy import (abs, add, argmax, array, asarray, broadcast_to, copyto, divide, exp, log,  # noqa: F401
                    max, maximum, mean, minimum, multiply, negative, ones, power, reshape, sqrt, subtract, sum,
                    swapaxes, tanh, transpose, zeros, zeros_like)
+from scipy.special import erf  # noqa: F401
 
 getitem = operator.getitem
 setitem = operator.setitem

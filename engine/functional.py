@@ -4,11 +4,14 @@ Arguments follow `ops` (and so PyTorch): conv2d(x, weight, bias=None, stride=1,
 padding=0, dilation=1, groups=1). Each op's backward calls the matching
 gradient function of `ops`, which picks the fastest algorithm it has.
 """
+import numpy as np
+
 import ops
 
 from .device import device_of
 from .graph import Function
 from .random import generator_or_default
+from . import tensor_ops as T
 from .tensor import Tensor, apply
 
 _CONV = {nd: (getattr(ops, f"conv{nd}d"), getattr(ops, f"conv{nd}d_grad_input"),
@@ -214,6 +217,104 @@ def blur_pool2d(x, filt_size=3, stride=2):
     return apply(BlurPool(2, filt_size, stride), x)
 
 
+# --- padding, interpolation, adaptive pooling (ops.resample's kernels) ------------
+class Pad(Function):
+    def __init__(self, pads, mode, value):
+        self.pads, self.mode, self.value = pads, mode, value
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        return ops.pad(x, self.pads, self.mode, self.value)
+
+    def backward(self, grad):
+        return (ops.pad_grad_input(grad, self.input_shape, self.pads, self.mode),)
+
+
+def pad(x, pad, mode="constant", value=0.0):
+    """torch.nn.functional.pad: pad (last dim's before, after, then the dim before it's, ...) over the spatial
+    dims of x (N, C, *spatial), 1-3 of them; mode constant (value), reflect, replicate or circular."""
+    return apply(Pad(ops.resample.pad_widths(pad, x.ndim), mode, value), x)
+
+
+class Interpolate(Function):
+    def __init__(self, size, scale_factor, mode, align_corners):
+        self.args = dict(size=size, scale_factor=scale_factor, mode=mode, align_corners=align_corners)
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        return ops.interpolate(x, **self.args)
+
+    def backward(self, grad):
+        return (ops.interpolate_grad_input(grad, self.input_shape, **self.args),)
+
+
+def interpolate(x, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    """x (N, C, *spatial) resized to `size` or by `scale_factor`: mode nearest, linear (1-D), bilinear (2-D),
+    trilinear (3-D), PyTorch's pixel rules (align_corners as in PyTorch, False when None)."""
+    return apply(Interpolate(size, scale_factor, mode, align_corners), x)
+
+
+class AdaptiveAvgPool(Function):
+    def __init__(self, nd, output_size):
+        self.nd, self.output_size = nd, output_size
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        return ops.resample.adaptive_avg_pool(x, self.nd, self.output_size)
+
+    def backward(self, grad):
+        return (ops.adaptive_avg_pool_grad_input(grad, self.input_shape, self.nd),)
+
+
+class AdaptiveMaxPool(Function):
+    def __init__(self, nd, output_size):
+        self.nd, self.output_size = nd, output_size
+
+    def forward(self, x):
+        self.input_shape = x.shape
+        out, self.indices = ops.resample.adaptive_max_pool(x, self.nd, self.output_size)
+        return out
+
+    def backward(self, grad):
+        return (ops.adaptive_max_pool_grad_input(grad, self.indices, self.input_shape, self.nd),)
+
+
+def _adaptive_max_pool(nd, x, output_size, return_indices):
+    fn = AdaptiveMaxPool(nd, output_size)
+    out = apply(fn, x)
+    return (out, Tensor(fn.indices)) if return_indices else out
+
+
+def adaptive_avg_pool1d(x, output_size):
+    """x (N, C, L) -> (N, C, output_size): means over PyTorch's adaptive windows."""
+    return apply(AdaptiveAvgPool(1, output_size), x)
+
+
+def adaptive_avg_pool2d(x, output_size):
+    """x (N, C, H, W) -> (N, C, *output_size); output_size 1 is global average pooling."""
+    return apply(AdaptiveAvgPool(2, output_size), x)
+
+
+def adaptive_avg_pool3d(x, output_size):
+    """x (N, C, D, H, W) -> (N, C, *output_size)."""
+    return apply(AdaptiveAvgPool(3, output_size), x)
+
+
+def adaptive_max_pool1d(x, output_size, return_indices=False):
+    """x (N, C, L) -> (N, C, output_size), and the int64 indices if return_indices."""
+    return _adaptive_max_pool(1, x, output_size, return_indices)
+
+
+def adaptive_max_pool2d(x, output_size, return_indices=False):
+    """x (N, C, H, W) -> (N, C, *output_size), and the int64 indices if return_indices."""
+    return _adaptive_max_pool(2, x, output_size, return_indices)
+
+
+def adaptive_max_pool3d(x, output_size, return_indices=False):
+    """x (N, C, D, H, W) -> (N, C, *output_size), and the int64 indices if return_indices."""
+    return _adaptive_max_pool(3, x, output_size, return_indices)
+
+
 # --- signal processing (SciPy's conventions) -------------------------------
 class Correlate(Function):
     """ops.correlate / ops.convolve (true convolution when flip); gradients from ops.correlate_grad / convolve_grad."""
@@ -388,17 +489,56 @@ class CrossEntropy(Function):
         return device_of(grad).xp.cross_entropy_grad(self.logits, self.target, grad, self.reduction), None
 
 
-def cross_entropy(logits, target, reduction="mean"):
-    """logits (N, C) (any real numbers), target (N,) integer class labels in [0, C) -> mean loss.
+def cross_entropy(logits, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """logits (N, C) (any real numbers), target (N,) integer class labels in [0, C) -> loss, PyTorch's rules:
 
-    A label outside [0, C) is a ValueError on the CPU and makes the loss NaN on the GPU
-    (checking it there would cost a copy to the host at every step).
+    weight (C,) scales each class's loss (and 'mean' divides by the summed weights of the targets);
+    a target equal to ignore_index adds nothing; label_smoothing eps mixes the one-hot target with
+    the uniform eps / C. A label outside [0, C) (other than ignore_index) is a ValueError on the CPU
+    and makes the loss NaN on the GPU (checking it there would cost a copy to the host at every step).
     """
+    if isinstance(weight, str):  # cross_entropy(logits, target, "sum"): the reduction passed by position
+        weight, reduction = None, weight
     _check_reduction(reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
     target = target if isinstance(target, Tensor) else Tensor(device_of(logits.data).xp.asarray(target))
     if logits.ndim != 2 or target.shape != logits.shape[:1]:
         raise ValueError(f"cross_entropy needs logits (N, C) and labels (N,), got {logits.shape} and {target.shape}")
-    return apply(CrossEntropy(reduction), logits, target)
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy labels must be integers, got {target.dtype}")
+    if weight is not None and not isinstance(weight, Tensor):
+        weight = Tensor(device_of(logits.data).xp.asarray(weight, logits.dtype))
+    if weight is not None and weight.shape != logits.shape[1:]:
+        raise ValueError(f"cross_entropy weight must have shape ({logits.shape[1]},), got {weight.shape}")
+    classes = logits.shape[1]
+    on_cpu = device_of(logits.data).name == "cpu"
+    # The fused kernel cannot ignore labels. The choice depends on the arguments, and on the CPU also on whether
+    # a label outside [0, C) equals ignore_index (else the kernel refuses that label: an error, never a wrong loss).
+    ignored = 0 <= ignore_index < classes or (on_cpu and bool((target.data == ignore_index).any()))
+    if weight is None and label_smoothing == 0 and not ignored:
+        return apply(CrossEntropy(reduction), logits, target)
+    if on_cpu:
+        kept = target.data[target.data != ignore_index]
+        if kept.size and (kept.min() < 0 or kept.max() >= classes):
+            raise ValueError(f"labels must lie in [0, {classes}) or equal ignore_index={ignore_index}, "
+                             f"got values from {kept.min()} to {kept.max()}")
+    # composed from graph ops (so E.compile replays it): a one-hot row per target, all zeros where ignored
+    arange = Tensor(device_of(logits.data).from_host(np.arange(classes, dtype=logits.dtype)))
+    labels = target.to(logits.dtype)
+    one_hot = apply(T.ZeroPower(), (labels.unsqueeze(1) - arange).abs())
+    if 0 <= ignore_index < classes:  # else no class matches it and its rows are zero already
+        one_hot = one_hot * (1 - apply(T.ZeroPower(), (labels - ignore_index).abs())).unsqueeze(1)
+    per_class = one_hot if weight is None else one_hot * weight
+    log_probs = logits.log_softmax(dim=1)
+    losses = -(per_class * log_probs).sum(dim=1) * (1 - label_smoothing)
+    if label_smoothing:
+        class_weight = 1.0 if weight is None else weight
+        smooth = -(log_probs * class_weight).sum(dim=1) * one_hot.sum(dim=1)  # one_hot.sum: 0 where ignored
+        losses = losses + smooth * (label_smoothing / classes)
+    if reduction == "none":
+        return losses
+    return losses.sum() / per_class.sum() if reduction == "mean" else losses.sum()
 
 
 class MSE(Function):
@@ -429,9 +569,61 @@ def mse_loss(x, target, reduction="mean"):
     return apply(MSE(reduction), x, target)
 
 
+def _reduce(losses, reduction):
+    return losses if reduction == "none" else losses.mean() if reduction == "mean" else losses.sum()
+
+
+def _as_target(x, target, name):
+    target = target if isinstance(target, Tensor) else Tensor(device_of(x.data).xp.asarray(target, x.dtype))
+    if x.shape != target.shape:
+        raise ValueError(f"{name} needs equal shapes, got {x.shape} and {target.shape}")
+    return target
+
+
+def l1_loss(x, target, reduction="mean"):
+    """Mean (or sum, or elementwise) absolute difference of two tensors of one shape."""
+    _check_reduction(reduction)
+    return _reduce((x - _as_target(x, target, "l1_loss")).abs(), reduction)
+
+
+def binary_cross_entropy_with_logits(logits, target, weight=None, reduction="mean", pos_weight=None):
+    """-[pos_weight * y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))] (times weight), for targets y in [0, 1].
+
+    Computed as (1 - y) x + (1 + (pos_weight - 1) y) (log(1 + exp(-|x|)) + max(-x, 0)): no overflow for large |x|.
+    """
+    _check_reduction(reduction)
+    y = _as_target(logits, target, "binary_cross_entropy_with_logits")
+    log_term = (1 + (-logits.abs()).exp()).log() + (-logits).relu()
+    losses = (1 - y) * logits + (log_term if pos_weight is None else (1 + (pos_weight - 1) * y) * log_term)
+    return _reduce(losses if weight is None else losses * weight, reduction)
+
+
 # --- activations (also Tensor methods) --------------------------------------
-def relu(x):
+def relu(x, inplace=False):
+    """max(x, 0). inplace is accepted for PyTorch's signature; the result is always a new tensor."""
     return x.relu()
+
+
+def relu6(x, inplace=False):
+    return x.clamp(0.0, 6.0)
+
+
+def leaky_relu(x, negative_slope=0.01, inplace=False):
+    return apply(T.LeakyReLU(negative_slope), x)
+
+
+def gelu(x, approximate="none"):
+    """x * Phi(x) with the normal CDF exact (erf), or its tanh approximation (approximate='tanh')."""
+    if approximate == "tanh":
+        return 0.5 * x * (1 + ((x + 0.044715 * x ** 3) * float(np.sqrt(2 / np.pi))).tanh())
+    if approximate != "none":
+        raise ValueError(f"gelu's approximate must be 'none' or 'tanh', got {approximate!r}")
+    return 0.5 * x * (1 + apply(T.Erf(), x * float(1 / np.sqrt(2))))
+
+
+def silu(x, inplace=False):
+    """x * sigmoid(x) (swish)."""
+    return x * x.sigmoid()
 
 
 def sigmoid(x):

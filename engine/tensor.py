@@ -95,6 +95,12 @@ class Tensor:
         dtype = _check_dtype(target)
         return self if dtype == self.dtype else apply(T.Cast(dtype), self)
 
+    def cpu(self):
+        return self.to("cpu")
+
+    def cuda(self):
+        return self.to("cuda")
+
     def requires_grad_(self, requires_grad=True):
         if requires_grad and self.dtype not in FLOAT_DTYPES:
             raise TypeError(f"only float32/float64 tensors can require gradients, this one is {self.dtype}")
@@ -168,11 +174,40 @@ class Tensor:
             raise TypeError(f"only a Python number exponent is supported, got {type(exponent).__name__}")
         return apply(T.Pow(exponent), self)
 
+    def __rpow__(self, base):
+        if not isinstance(base, (int, float)):
+            raise TypeError(f"only a Python number base is supported, got {type(base).__name__}")
+        if base <= 0:
+            raise ValueError(f"base ** tensor needs a positive base, got {base}")
+        return (self * float(np.log(base))).exp()
+
     def __matmul__(self, other):
         return apply(T.MatMul(), self, self._operand(other))
 
     def __rmatmul__(self, other):
         return apply(T.MatMul(), self._operand(other), self)
+
+    # --- comparisons: bool tensors, no gradient (PyTorch's `(pred == labels).sum()`) ----------
+    __hash__ = object.__hash__  # tensors stay usable as dict keys (an optimizer's state) despite __eq__
+
+    def _equal(self, other):
+        other = self._operand(other)
+        _check_one_device(T.ZeroPower(), (self, other))
+        xp = device_of(self.data).xp
+        difference = xp.abs(xp.subtract(xp.asarray(self.data, np.float64), xp.asarray(other.data, np.float64)))
+        return xp.power(0.0, difference)  # 1 where equal (0 ** 0), else 0: works on every device's namespace
+
+    def __eq__(self, other):
+        return Tensor(device_of(self.data).xp.asarray(self._equal(other), dtype=np.bool_))
+
+    def __ne__(self, other):
+        xp = device_of(self.data).xp
+        return Tensor(xp.asarray(xp.subtract(1.0, self._equal(other)), dtype=np.bool_))
+
+    def __bool__(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
+        return bool(self.item())
 
     def __getitem__(self, index):
         if isinstance(index, Tensor):
@@ -186,9 +221,39 @@ class Tensor:
     def mean(self, dim=None, keepdim=False):
         return apply(T.Mean(dim, keepdim), self)
 
-    def argmax(self, dim=None):
+    def max(self, dim=None, keepdim=False):
+        """The maximum (dim None), or (values, indices) over one dim as torch.max(x, dim) gives."""
+        if dim is None:
+            return apply(T.Max(None, keepdim), self)
+        return MaxResult(apply(T.Max(dim, keepdim), self), self.argmax(dim, keepdim))
+
+    def amax(self, dim=None, keepdim=False):
+        """Maxima over dim (an int, a tuple, or None for all)."""
+        return apply(T.Max(dim, keepdim), self)
+
+    def argmax(self, dim=None, keepdim=False):
         """Indices of the maxima (int64, not differentiable)."""
-        return Tensor(device_of(self.data).xp.argmax(self.data, axis=dim))
+        index = device_of(self.data).xp.argmax(self.data, axis=dim)
+        if keepdim:
+            kept = tuple(1 for _ in self.shape) if dim is None else tuple(
+                1 if i == T._axes(dim, self.ndim)[0] else n for i, n in enumerate(self.shape))
+            index = device_of(self.data).xp.reshape(index, kept)
+        return Tensor(index)
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def squeeze(self, dim=None):
+        """Drop size-1 dims (all of them, or those in dim, an int or tuple; others are left)."""
+        dims = T._axes(dim, self.ndim)
+        return self.reshape(tuple(n for i, n in enumerate(self.shape) if not (i in dims and n == 1)))
+
+    def unsqueeze(self, dim):
+        """Insert a size-1 dim at `dim` (negative counts from the end of the result)."""
+        if not -self.ndim - 1 <= dim <= self.ndim:
+            raise ValueError(f"unsqueeze dim {dim} is out of range for a {self.ndim}-D tensor")
+        dim = dim % (self.ndim + 1)
+        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
     def reshape(self, *shape):
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
@@ -229,6 +294,19 @@ class Tensor:
     def exp(self):
         return apply(T.Exp(), self)
 
+    def sqrt(self):
+        return apply(T.Sqrt(), self)
+
+    def abs(self):
+        return apply(T.Abs(), self)
+
+    def clamp(self, min=None, max=None):
+        if min is None and max is None:
+            raise ValueError("clamp needs at least one of min and max")
+        return apply(T.Clamp(min, max), self)
+
+    clip = clamp
+
     def log(self):
         return apply(T.Log(), self)
 
@@ -237,6 +315,16 @@ class Tensor:
 
     def log_softmax(self, dim=-1):
         return apply(T.LogSoftmax(dim), self)
+
+
+class MaxResult(tuple):
+    """(values, indices) of Tensor.max(dim), as torch.return_types.max."""
+
+    def __new__(cls, values, indices):
+        return super().__new__(cls, (values, indices))
+
+    values = property(lambda self: self[0])
+    indices = property(lambda self: self[1])
 
 
 def _check_one_device(fn, inputs):
@@ -263,6 +351,24 @@ def apply(fn, *inputs):
     if state.recorder is not None:
         state.recorder(fn, inputs, out)
     return out
+
+
+def cat(tensors, dim=0):
+    """Concatenate tensors of one dtype and device along dim (all other dims equal)."""
+    tensors = list(tensors)
+    if not tensors or not all(isinstance(t, Tensor) for t in tensors):
+        raise TypeError("cat takes a non-empty sequence of Tensors")
+    return apply(T.Cat(dim), *tensors)
+
+
+def stack(tensors, dim=0):
+    """Join tensors of one shape along a new dim."""
+    tensors = list(tensors)
+    if not tensors or not all(isinstance(t, Tensor) for t in tensors):
+        raise TypeError("stack takes a non-empty sequence of Tensors")
+    if len({t.shape for t in tensors}) != 1:
+        raise ValueError(f"stack needs tensors of one shape, got {[t.shape for t in tensors]}")
+    return cat([t.unsqueeze(dim) for t in tensors], dim if dim >= 0 else dim + tensors[0].ndim + 1)
 
 
 def tensor(data, dtype=None, device="cpu", requires_grad=False):

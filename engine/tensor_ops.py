@@ -265,3 +265,138 @@ class Softmax(Function):
 
     def backward(self, grad):
         return (device_of(grad).xp.softmax_grad(grad, self.out, self.dim),)
+
+
+class Sqrt(Function):
+    def forward(self, a):
+        self.out = device_of(a).xp.sqrt(a)
+        return self.out
+
+    def backward(self, grad):
+        xp = device_of(grad).xp
+        return (xp.divide(grad, xp.multiply(self.out, 2)),)
+
+
+class Abs(Function):
+    """|a|; the gradient at 0 is 0 (PyTorch's sign(0) = 0)."""
+
+    def forward(self, a):
+        self.a = a
+        return device_of(a).xp.abs(a)
+
+    def backward(self, grad):
+        xp = device_of(grad).xp
+        return (xp.subtract(xp.relu_grad(grad, self.a), xp.relu_grad(grad, xp.negative(self.a))),)
+
+
+class Clamp(Function):
+    """min(max(a, low), high), either bound None; the gradient passes strictly inside the bounds."""
+
+    def __init__(self, low, high):
+        self.low, self.high = low, high
+
+    def forward(self, a):
+        xp = device_of(a).xp
+        self.a = a
+        out = a if self.low is None else xp.maximum(a, self.low)
+        return out if self.high is None else xp.minimum(out, self.high)
+
+    def backward(self, grad):
+        xp = device_of(grad).xp
+        if self.low is not None:
+            grad = xp.relu_grad(grad, xp.subtract(self.a, self.low))
+        if self.high is not None:
+            grad = xp.relu_grad(grad, xp.subtract(self.high, self.a))
+        return (grad,)
+
+
+class LeakyReLU(Function):
+    def __init__(self, negative_slope):
+        self.negative_slope = negative_slope
+
+    def forward(self, a):
+        xp = device_of(a).xp
+        self.a = a
+        return xp.add(xp.maximum(a, 0), xp.multiply(xp.minimum(a, 0), self.negative_slope))
+
+    def backward(self, grad):
+        xp = device_of(grad).xp
+        positive = xp.relu_grad(grad, self.a)
+        return (xp.add(positive, xp.multiply(xp.subtract(grad, positive), self.negative_slope)),)
+
+
+class Erf(Function):
+    def forward(self, a):
+        self.a = a
+        return device_of(a).xp.erf(a)
+
+    def backward(self, grad):
+        xp = device_of(grad).xp
+        return (xp.multiply(grad, xp.multiply(xp.exp(xp.negative(xp.multiply(self.a, self.a))), 2 / np.sqrt(np.pi))),)
+
+
+def _equal_mask(xp, a, b):
+    """1 where a == b, else 0, in a's dtype: 0 ** |a - b| (0 ** 0 = 1), built from the functions every device has."""
+    return xp.power(0.0, xp.abs(xp.subtract(a, b)))
+
+
+class ZeroPower(Function):
+    """0 ** a for a >= 0: 1 where a == 0, else 0. A mask (of labels, say), not differentiable."""
+
+    def forward(self, a):
+        return device_of(a).xp.power(0.0, a)
+
+    def backward(self, grad):
+        return (None,)
+
+
+class Max(Function):
+    """Maxima over `dim` (all dims when None); the gradient is shared equally by the elements equal to the
+    maximum (torch.amax's rule; for distinct values it is the arg-max's, as torch.max(dim) gives)."""
+
+    def __init__(self, dim=None, keepdim=False):
+        self.dim, self.keepdim = dim, keepdim
+
+    def forward(self, a):
+        xp = device_of(a).xp
+        self.a, self.axes = a, _axes(self.dim, a.ndim)
+        self.kept = xp.max(a, axis=self.axes, keepdims=True)
+        return self.kept if self.keepdim else xp.reshape(self.kept, tuple(n for i, n in enumerate(a.shape)
+                                                                           if i not in self.axes))
+
+    def backward(self, grad):
+        xp = device_of(grad).xp
+        mask = _equal_mask(xp, self.a, self.kept)
+        ties = xp.sum(mask, axis=self.axes, keepdims=True)
+        share = xp.divide(xp.reshape(grad, self.kept.shape), ties)
+        return (xp.multiply(mask, share),)
+
+
+class Cat(Function):
+    """Concatenation along `dim`; each input's gradient is its slice of the output's."""
+
+    def __init__(self, dim):
+        self.dim = dim
+
+    def forward(self, *arrays):
+        xp = device_of(arrays[0]).xp
+        first = arrays[0]
+        dim = _axes(self.dim, first.ndim)[0]
+        for i, a in enumerate(arrays):
+            if a.ndim != first.ndim or any(n != m for d, (n, m) in enumerate(zip(a.shape, first.shape)) if d != dim):
+                raise ValueError(f"cat along dim {self.dim}: tensor {i} has shape {tuple(a.shape)}, tensor 0 "
+                                 f"{tuple(first.shape)}; all dims but {dim} must match")
+            if a.dtype != first.dtype:
+                raise TypeError(f"cat: tensor {i} is {a.dtype}, tensor 0 is {first.dtype}")
+        sizes = [a.shape[dim] for a in arrays]
+        shape = first.shape[:dim] + (sum(sizes),) + first.shape[dim + 1:]
+        out = xp.zeros(shape, first.dtype)
+        starts = np.cumsum([0] + sizes)
+        self.slices = [(slice(None),) * dim + (slice(int(lo), int(hi)),) for lo, hi in zip(starts[:-1], starts[1:])]
+        for a, where in zip(arrays, self.slices):
+            xp.setitem(out, where, a)
+        return out
+
+    def backward(self, grad):
+        xp = device_of(grad).xp
+        return tuple(xp.getitem(grad, where) if need else None for where, need in zip(self.slices, self.needs_input_grad))

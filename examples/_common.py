@@ -169,3 +169,34 @@ def save_figure(fig, folder, name, dpi=80):
     plt.close(fig)
     print(f"wrote {path}")
     return path
+
+
+def framework_parser(description, epochs, out_name):
+    """parser() plus the options of the scripts that also run on PyTorch: --framework and --batch-size."""
+    p = parser(description, epochs, out_name)
+    p.add_argument("--framework", choices=["engine", "torch"], default="engine", help="convref's engine or PyTorch")
+    p.add_argument("--batch-size", type=_positive, default=64, help="training batch size (default 64)")
+    return p
+
+
+def framework(name):
+    """The modules a PyTorch script imports, from convref's engine or ('torch') from PyTorch itself, so one
+    script runs on both: lib (torch / engine), nn, F (nn.functional), optim, data (torch.utils.data)."""
+    from types import SimpleNamespace
+    if name == "torch":
+        try:
+            import torch
+        except ImportError:
+            raise SystemExit("--framework torch needs PyTorch (pip install torch); it is no dependency of convref")
+        return SimpleNamespace(lib=torch, nn=torch.nn, F=torch.nn.functional, optim=torch.optim, data=torch.utils.data)
+    return SimpleNamespace(lib=E, nn=E.nn, F=E.functional, optim=E.optim, data=E.data)
+
+
+def framework_setup(args, fw):
+    """Seed and cap the threads of the chosen framework (--threads applies to both, for a fair comparison)."""
+    fw.lib.manual_seed(args.seed)
+    if args.threads:
+        if fw.lib is E:
+            ops.threads.set_num_threads(args.threads)
+        else:
+            fw.lib.set_num_threads(args.threads)

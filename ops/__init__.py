@@ -14,6 +14,9 @@ from .pool import (avg_pool1d, avg_pool1d_grad_input, avg_pool2d, avg_pool2d_gra
                    avg_pool3d_grad_input, blur_pool1d, blur_pool1d_grad_input, blur_pool2d, blur_pool2d_grad_input,
                    max_pool1d, max_pool1d_grad_input, max_pool2d, max_pool2d_grad_input, max_pool3d,
                    max_pool3d_grad_input)
+from .resample import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_pool3d, adaptive_avg_pool_grad_input,
+                       adaptive_max_pool1d, adaptive_max_pool2d, adaptive_max_pool3d, adaptive_max_pool_grad_input,
+                       interpolate, interpolate_grad_input, pad, pad_grad_input)
 from .select import autotune
 from .signal import convolve, convolve_grad, correlate, correlate_grad, fftconvolve
 from .threads import get_num_threads, set_num_threads

@@ -23,6 +23,7 @@ CONV_ALGORITHMS = {
     "cuda": {"direct": "ops.cuda.direct", "gemm": "ops.cuda.gemm", "fft": "ops.cuda.fftconv"},
 }
 POOL_BACKENDS = {"cpu": "ops.cpu.pool", "cuda": "ops.cuda.pool"}
+RESAMPLE_BACKENDS = {"cpu": "ops.cpu.resample", "cuda": "ops.cuda.resample"}
 SIGNAL_METHODS = {
     "cpu": {"direct": "ops.cpu.direct", "fft": "ops.cpu.fft", "oa": "ops.cpu.oaconv"},
     "cuda": {"direct": "ops.cuda.signal", "fft": "ops.cuda.fft"},
@@ -363,6 +364,13 @@ def pool_backend(device):
     if device not in POOL_BACKENDS:
         raise NotImplementedError(f"no pooling is implemented on device {device!r} yet")
     return importlib.import_module(POOL_BACKENDS[device])
+
+
+def resample_backend(device):
+    """The module of padding, interpolation and adaptive-pooling kernels for device."""
+    if device not in RESAMPLE_BACKENDS:
+        raise NotImplementedError(f"no resampling is implemented on device {device!r} yet")
+    return importlib.import_module(RESAMPLE_BACKENDS[device])
 
 
 def signal_method(shape1, shape2, mode, device, method="auto"):

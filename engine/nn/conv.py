@@ -1,7 +1,7 @@
 """Convolution layers: Conv1d/2d/3d and ConvTranspose1d/2d/3d, PyTorch's arguments and default init."""
 import numpy as np
 
-from ops.shapes import as_tuple
+from ops.shapes import _normalise_padding, as_tuple
 
 from .. import functional as F
 from . import init
@@ -35,14 +35,31 @@ class _ConvNd(Module):
                 + ("" if self.bias is not None else ", bias=False"))
 
 
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
+
+
 class _Conv(_ConvNd):
+    """padding: an int, a tuple, 'valid' or 'same' (stride 1; any kernel and dilation, the odd extra on the
+    right as in PyTorch). padding_mode other than 'zeros' pads the input with F.pad first, then convolves
+    without padding."""
+
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, dtype=np.float32, generator=None):
+                 bias=True, padding_mode="zeros", dtype=np.float32, generator=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                          dtype=dtype, generator=generator)
+        if padding_mode not in PADDING_MODES:
+            raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
+        self.padding_mode = padding_mode
+        if padding_mode != "zeros":
+            pairs = _normalise_padding(padding, self.kernel_size, as_tuple(dilation, self.nd, "dilation", 1),
+                                       as_tuple(stride, self.nd, "stride", 1), self.nd)
+            self._flat_pad = tuple(p for pair in reversed(pairs) for p in pair)  # F.pad's order: last dim first
 
     def forward(self, x):
-        return self.function(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        if self.padding_mode == "zeros":
+            return self.function(x, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        x = F.pad(x, self._flat_pad, self.padding_mode)
+        return self.function(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
 
 
 class _ConvTranspose(_ConvNd):

@@ -32,9 +32,67 @@ class Flatten(Module):
         return x.flatten(self.start_dim, self.end_dim)
 
 
+class Identity(Module):
+    """Returns its input; takes and ignores any arguments (a placeholder, as in PyTorch)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, x):
+        return x
+
+
 class ReLU(Module):
+    """max(x, 0). inplace is accepted for PyTorch's signature; the result is always a new tensor."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
     def forward(self, x):
         return x.relu()
+
+
+class ReLU6(ReLU):
+    def forward(self, x):
+        return F.relu6(x)
+
+
+class LeakyReLU(Module):
+    def __init__(self, negative_slope=0.01, inplace=False):
+        super().__init__()
+        self.negative_slope, self.inplace = negative_slope, inplace
+
+    def forward(self, x):
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class GELU(Module):
+    def __init__(self, approximate="none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU's approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x):
+        return F.gelu(x, self.approximate)
+
+
+class SiLU(ReLU):
+    def forward(self, x):
+        return F.silu(x)
+
+
+class Softmax(Module):
+    def __init__(self, dim=None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return x.softmax(-1 if self.dim is None else self.dim)
 
 
 class Sigmoid(Module):

@@ -38,3 +38,8 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     """(N, C, H, W)."""
     ndims = (4,)
+
+
+class BatchNorm3d(_BatchNorm):
+    """(N, C, D, H, W)."""
+    ndims = (5,)

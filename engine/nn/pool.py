@@ -1,4 +1,4 @@
-"""Pooling layers: max, average and anti-aliased blur pooling in 1-3 dims."""
+"""Pooling layers: max, average, adaptive (average, max) and anti-aliased blur pooling in 1-3 dims."""
 from .. import functional as F
 from .module import Module
 
@@ -81,3 +81,48 @@ class BlurPool1d(_BlurPool):
 class BlurPool2d(_BlurPool):
     function = staticmethod(F.blur_pool2d)
     max_function = staticmethod(F.max_pool2d)
+
+
+class _AdaptivePool(Module):
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x):
+        return self.function(x, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class _AdaptiveMaxPool(_AdaptivePool):
+    def __init__(self, output_size, return_indices=False):
+        super().__init__(output_size)
+        self.return_indices = return_indices
+
+    def forward(self, x):
+        return self.function(x, self.output_size, self.return_indices)
+
+
+class AdaptiveAvgPool1d(_AdaptivePool):
+    function = staticmethod(F.adaptive_avg_pool1d)
+
+
+class AdaptiveAvgPool2d(_AdaptivePool):
+    function = staticmethod(F.adaptive_avg_pool2d)
+
+
+class AdaptiveAvgPool3d(_AdaptivePool):
+    function = staticmethod(F.adaptive_avg_pool3d)
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPool):
+    function = staticmethod(F.adaptive_max_pool1d)
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPool):
+    function = staticmethod(F.adaptive_max_pool2d)
+
+
+class AdaptiveMaxPool3d(_AdaptiveMaxPool):
+    function = staticmethod(F.adaptive_max_pool3d)

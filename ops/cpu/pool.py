@@ -265,14 +265,19 @@ def max_pool(x, geom):
     return out.reshape(geom.output_shape), idx.reshape(geom.output_shape)
 
 
-def max_pool_grad_input(grad_out, indices, geom):
-    """Scatter grad_out (N, C, *S_out) onto the input positions in `indices` -> (N, C, *S)."""
-    planes = geom.batch * geom.channels
-    grad = np.zeros((planes, math.prod(geom.in_spatial)), grad_out.dtype)
+def scatter_to_indices(grad_out, indices, input_shape):
+    """grad_out (N, C, *S_out) added onto input_shape (N, C, *S) at the flat plane positions in `indices`."""
+    planes = input_shape[0] * input_shape[1]
+    grad = np.zeros((planes, math.prod(input_shape[2:])), grad_out.dtype)
     bad = _max_pool_grad(grad_out.reshape(planes, -1), np.ascontiguousarray(indices, np.int64).reshape(planes, -1), grad)
     if bad:
         raise ValueError(f"{bad} max-pool indices lie outside the input plane of {grad.shape[1]} elements")
-    return grad.reshape(geom.input_shape)
+    return grad.reshape(input_shape)
+
+
+def max_pool_grad_input(grad_out, indices, geom):
+    """Scatter grad_out (N, C, *S_out) onto the input positions in `indices` -> (N, C, *S)."""
+    return scatter_to_indices(grad_out, indices, geom.input_shape)
 
 
 def avg_pool(x, geom, count_include_pad=True):

@@ -19,7 +19,7 @@ from . import arrays
 from .indexing import strided_offset
 
 # unary ops
-NEGATIVE, EXP, LOG, TANH, SQRT, ABS, COPY = range(7)
+NEGATIVE, EXP, LOG, TANH, SQRT, ABS, COPY, ERF = range(8)
 # binary ops
 ADD, SUBTRACT, MULTIPLY, DIVIDE, POWER, MAXIMUM, MINIMUM = range(7)
 
@@ -38,6 +38,8 @@ def _unary_op(op, v):
         return math.sqrt(v)
     if op == ABS:
         return abs(v)
+    if op == ERF:
+        return math.erf(v)
     return v
 
 
@@ -95,7 +97,7 @@ def _output(out, shape, dtype):
 
 
 def unary(op, a, out=None, dtype=None):
-    """f(a) elementwise, f one of NEGATIVE, EXP, LOG, TANH, SQRT, ABS, COPY; into out or a new array of dtype."""
+    """f(a) elementwise, f one of NEGATIVE, EXP, LOG, TANH, SQRT, ABS, ERF, COPY; into out or a new array of dtype."""
     out = _output(out, a.shape, a.dtype if dtype is None else dtype)
     if out.size:
         _unary[arrays.grid(out.size)](op, arrays.flat(a), arrays.flat(out))
@@ -128,8 +130,9 @@ def broadcast_strides(shape, target):
 
 
 def _operand(x, dtype):
-    """A Python number as a one-element device array of dtype; arrays as they are."""
-    return arrays.full((1,), x, dtype) if isinstance(x, (int, float, bool)) else x
+    """A Python number as a 0-d device array of dtype (so it broadcasts as NumPy's scalars: a 0-d operand
+    stays 0-d); arrays as they are."""
+    return arrays.full((), x, dtype) if isinstance(x, (int, float, bool)) else x
 
 
 def binary(op, a, b, out=None):

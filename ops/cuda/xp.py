@@ -27,7 +27,7 @@ from .indexing import ARGMAX, MAX, SUM
 NUMPY_FUNCTIONS = ("abs", "add", "argmax", "array", "asarray", "broadcast_to", "copyto", "divide", "exp", "log",
                    "matmul", "max", "maximum", "mean", "minimum", "multiply", "negative", "ones", "power", "reshape",
                    "sqrt", "subtract", "sum", "swapaxes", "tanh", "transpose", "zeros", "zeros_like")
-FUSED = ("relu_grad", "softmax", "softmax_grad", "log_softmax", "log_softmax_grad", "cross_entropy",
+FUSED = ("erf", "relu_grad", "softmax", "softmax_grad", "log_softmax", "log_softmax_grad", "cross_entropy",
          "cross_entropy_grad", "sgd_update", "adam_update", "getitem", "setitem")
 __all__ = NUMPY_FUNCTIONS + FUSED
 
@@ -107,13 +107,18 @@ def _unary(op, x, out=None):
 add, subtract, multiply, divide, power, maximum, minimum = (
     functools.partial(_binary, op) for op in (maps.ADD, maps.SUBTRACT, maps.MULTIPLY, maps.DIVIDE, maps.POWER,
                                               maps.MAXIMUM, maps.MINIMUM))
-negative, exp, log, tanh, sqrt, abs = (
-    functools.partial(_unary, op) for op in (maps.NEGATIVE, maps.EXP, maps.LOG, maps.TANH, maps.SQRT, maps.ABS))
+negative, exp, log, tanh, sqrt, abs, erf = (
+    functools.partial(_unary, op) for op in (maps.NEGATIVE, maps.EXP, maps.LOG, maps.TANH, maps.SQRT, maps.ABS,
+                                              maps.ERF))
 
 
 # --- reductions -----------------------------------------------------------------
 def sum(a, axis=None, keepdims=False):
-    return elementwise.reduce_axes(SUM, _device(a), axis, keepdims)
+    """np.sum: booleans and small ints add up as int64 (NumPy's rule: True + True is 2)."""
+    a = _device(a)
+    if a.dtype.kind in "bu" or (a.dtype.kind == "i" and a.dtype.itemsize < 8):
+        a = maps.unary(maps.COPY, a, dtype=np.uint64 if a.dtype.kind == "u" else np.int64)
+    return elementwise.reduce_axes(SUM, a, axis, keepdims)
 
 
 def mean(a, axis=None, keepdims=False):

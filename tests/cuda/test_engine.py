@@ -96,14 +96,18 @@ def _run(fn, specs, arrays, device):
     return out.numpy(), grads, [t.numpy() for t in tensors]
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_each_op_on_cuda_matches_the_cpu(case, rng):
-    fn, specs = CASES[case]
+def assert_matches_the_cpu(fn, specs, rng):
+    """fn's result, input gradients and inputs afterwards on the device equal the CPU's."""
     arrays = _inputs(rng, specs)
     out, grads, values = _run(fn, specs, arrays, "cpu")
     cuda_out, cuda_grads, cuda_values = _run(fn, specs, arrays, "cuda")
     for got, want in zip([cuda_out] + cuda_grads + cuda_values, [out] + grads + values):
         assert_close(got, want, np.float64)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_each_op_on_cuda_matches_the_cpu(case, rng):
+    assert_matches_the_cpu(*CASES[case], rng)
 
 
 def _cnn(dtype):
