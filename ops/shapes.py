@@ -147,7 +147,8 @@ class ConvGeometry:
         return 2 * math.prod(self.output_shape) * math.prod(self.weight_shape[1:])
 
 
-def _normalise_padding(padding, kernel, dilation, stride, nd):
+def normalise_padding(padding, kernel, dilation, stride, nd):
+    """A conv's padding argument (an int, nd ints, 'same' or 'valid') as nd (before, after) pairs."""
     if isinstance(padding, str):
         if padding == "valid":
             return ((0, 0),) * nd
@@ -182,7 +183,7 @@ def conv_geometry(input_shape, weight_shape, nd, stride=1, padding=0, dilation=1
     stride = as_tuple(stride, nd, "stride", 1)
     dilation = as_tuple(dilation, nd, "dilation", 1)
     kernel = weight_shape[2:]
-    pads = _normalise_padding(padding, kernel, dilation, stride, nd)
+    pads = normalise_padding(padding, kernel, dilation, stride, nd)
     out = []
     for i, (size, kk, s, d, (lo, hi)) in enumerate(zip(input_shape[2:], kernel, stride, dilation, pads)):
         span = d * (kk - 1) + 1

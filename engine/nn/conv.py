@@ -1,7 +1,7 @@
 """Convolution layers: Conv1d/2d/3d and ConvTranspose1d/2d/3d, PyTorch's arguments and default init."""
 import numpy as np
 
-from ops.shapes import _normalise_padding, as_tuple
+from ops.shapes import normalise_padding, as_tuple
 
 from .. import functional as F
 from . import init
@@ -51,7 +51,7 @@ class _Conv(_ConvNd):
             raise ValueError(f"padding_mode must be one of {PADDING_MODES}, got {padding_mode!r}")
         self.padding_mode = padding_mode
         if padding_mode != "zeros":
-            pairs = _normalise_padding(padding, self.kernel_size, as_tuple(dilation, self.nd, "dilation", 1),
+            pairs = normalise_padding(padding, self.kernel_size, as_tuple(dilation, self.nd, "dilation", 1),
                                        as_tuple(stride, self.nd, "stride", 1), self.nd)
             self._flat_pad = tuple(p for pair in reversed(pairs) for p in pair)  # F.pad's order: last dim first
 
