@@ -12,6 +12,7 @@ from .pool import (avg_pool1d, avg_pool1d_grad_input, avg_pool2d, avg_pool2d_gra
                    max_pool3d_grad_input)
 from .select import autotune
 from .signal import convolve, convolve_grad, correlate, correlate_grad, fftconvolve
+from .signal import choose_conv_method, convolve2d, correlate2d, correlation_lags, oaconvolve
 from .threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"

@@ -275,3 +275,88 @@ def signal_output_shape(shape1, shape2, mode):
 def signal_crop(full_shape, out_shape):
     """Slices that take the centred out_shape part of a full result (SciPy's `_centered`)."""
     return tuple(slice((f - o) // 2, (f - o) // 2 + o) for f, o in zip(full_shape, out_shape))
+
+
+# scipy.signal's functions take every numeric family: bool, signed and unsigned integers, floats, complex.
+SIGNAL_KINDS = "biufc"
+
+
+def check_signal_array(a, name):
+    """Return `a` as a contiguous array of a numeric dtype on its own device, or raise.
+
+    Unlike check_array it keeps 0-d and empty arrays (scipy.signal gives them a meaning)
+    and every dtype family of SIGNAL_KINDS.
+    """
+    if device_of(a) == "cpu":
+        a = np.asarray(a)
+        a = a if a.flags.c_contiguous else np.ascontiguousarray(a)  # ascontiguousarray makes 0-d arrays 1-d
+    elif not a.is_c_contiguous():
+        raise ValueError(f"{name} is a non-contiguous device array (strides {a.strides}); make it contiguous first")
+    dtype = np.dtype(a.dtype)
+    # long double has no kernel here: computing it in float64 would silently drop its extra precision
+    if dtype.kind not in SIGNAL_KINDS or dtype.itemsize > {"f": 8, "c": 16}.get(dtype.kind, 8):
+        raise TypeError(f"{name} has dtype {dtype}; correlate/convolve take bool, integer, float16/32/64 "
+                        f"and complex64/128 arrays")
+    return a
+
+
+def check_signal_mode(mode):
+    if mode not in SIGNAL_MODES:
+        raise ValueError(f"mode must be one of {SIGNAL_MODES}, got {mode!r}")
+
+
+def all_finite(a):
+    """False when host array `a` may hold NaN or Inf: one BLAS pass (a dot product of `a` with itself).
+
+    A sum of squares that overflows reads as non-finite too; callers only use the
+    answer to prefer the direct method, which is right for every input.
+    """
+    return a.dtype.kind not in "fc" or bool(np.isfinite(np.vdot(a, a)))
+
+
+def signal_axes(shape1, shape2, mode, axes=None):
+    """scipy.signal.fftconvolve's `axes`: (the axes to transform, whether 'valid' needs the inputs swapped).
+
+    Axes where either input has length 1 need no transform (the product broadcasts there) and are
+    dropped; every axis not transformed must have equal lengths or a length 1 (broadcasting).
+    """
+    check_signal_mode(mode)
+    ndim = len(shape1)
+    if axes is None:
+        chosen = list(range(ndim))
+    else:
+        chosen = [axes] if isinstance(axes, (int, np.integer)) else list(axes)
+        if not chosen:
+            raise ValueError("axes, when given, cannot be empty")
+        if not all(isinstance(a, (int, np.integer)) and -ndim <= a < ndim for a in chosen):
+            raise ValueError(f"axes must be ints in [{-ndim}, {ndim}), got {axes!r}")
+        chosen = [int(a) % ndim for a in chosen]
+        if len(set(chosen)) != len(chosen):
+            raise ValueError(f"axes must be unique, got {axes!r}")
+    chosen = [a for a in chosen if shape1[a] != 1 and shape2[a] != 1]
+    if not all(shape1[a] == shape2[a] or 1 in (shape1[a], shape2[a]) for a in range(ndim) if a not in chosen):
+        raise ValueError(f"incompatible shapes for in1 and in2 outside the convolved axes: {tuple(shape1)} and "
+                         f"{tuple(shape2)}")
+    swap = False
+    if mode == "valid":
+        first_larger = all(shape1[a] >= shape2[a] for a in chosen)
+        if not first_larger and not all(shape2[a] >= shape1[a] for a in chosen):
+            raise ValueError(f"for 'valid' mode one input must be at least as large as the other in every "
+                             f"convolved axis, got {tuple(shape1)} and {tuple(shape2)}")
+        swap = not first_larger
+    return tuple(chosen), swap
+
+
+def signal_axes_full_shape(shape1, shape2, axes):
+    """The full result's shape: a + b - 1 along the convolved axes, the broadcast length elsewhere."""
+    return tuple(a + b - 1 if i in axes else max(a, b) for i, (a, b) in enumerate(zip(shape1, shape2)))
+
+
+def signal_axes_output_shape(shape1, shape2, mode, axes):
+    """Output shape of fftconvolve(in1, in2, mode, axes) for inputs already in 'valid' order (SciPy's rules)."""
+    full = signal_axes_full_shape(shape1, shape2, axes)
+    if mode == "full":
+        return full
+    if mode == "same":
+        return tuple(shape1)
+    return tuple(a - b + 1 if i in axes else f for i, (a, b, f) in enumerate(zip(shape1, shape2, full)))
