@@ -323,6 +323,8 @@ def signal_axes(shape1, shape2, mode, axes=None):
     check_signal_mode(mode)
     ndim = len(shape1)
     if axes is None:
+        if 1 not in shape1 and 1 not in shape2 and mode != "valid":  # the common case, quickly
+            return tuple(range(ndim)), False
         chosen = list(range(ndim))
     else:
         chosen = [axes] if isinstance(axes, (int, np.integer)) else list(axes)

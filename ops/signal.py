@@ -164,6 +164,8 @@ def fftconvolve(in1, in2, mode="full", axes=None):
         shapes.check_signal_pair(in1, in2, mode)
         return select.signal_method(in1.shape, in2.shape, mode, "cuda", "fft").convolve(in1, in2, mode)
     from .cpu import fft
+    if axes is None and in1.dtype == in2.dtype and in1.dtype in shapes.FLOAT_DTYPES and in1.size and in2.size:
+        return fft.convolve(in1, in2, mode)
     return _spectral(fft, in1, in2, mode, axes)
 
 
