@@ -4,7 +4,8 @@ dtypes as in SciPy: bool, signed and unsigned integers, float16/32/64 and comple
 ones promoted as NumPy does. correlate, convolve and convolve2d return np.result_type(in1, in2):
 exact for integers under method 'direct', the FFT's result rounded under 'fft'; fftconvolve and
 oaconvolve return the FFT's dtype (float64 for integers and bools, float32 for float16), as SciPy's do.
-Device (CUDA) arrays: float32/float64 of one dtype, 1-3-D, non-empty.
+Device (CUDA) arrays: float32/float64/complex64/complex128 of one dtype, 1-3-D, non-empty; correlate,
+convolve and fftconvolve without axes= (oaconvolve, convolve2d, correlate2d: CPU only).
 
 mode: 'full', 'same' (shaped like in1, centred as SciPy does) or 'valid' (the larger input must
 contain the smaller in every dim; either order is accepted, as in SciPy).
@@ -22,15 +23,24 @@ import numpy as np
 
 from . import select, shapes
 
+DEVICE_DTYPES = tuple(np.dtype(t) for t in (np.float32, np.float64, np.complex64, np.complex128))
+
 
 def _checked(in1, in2):
     """Both inputs as arrays scipy.signal accepts, on one device (device arrays: one float dtype)."""
     if shapes.device_of(in1) == "cuda" or shapes.device_of(in2) == "cuda":
         if shapes.device_of(in1) != shapes.device_of(in2):
             raise ValueError(f"in1 is on {shapes.device_of(in1)}, in2 on {shapes.device_of(in2)}")
-        in1, in2 = shapes.check_array(in1, "in1"), shapes.check_array(in2, "in2")
+        in1, in2 = shapes.check_signal_array(in1, "in1"), shapes.check_signal_array(in2, "in2")
         if in1.dtype != in2.dtype:
             raise TypeError(f"device arrays of different dtypes: {in1.dtype} and {in2.dtype}")
+        if np.dtype(in1.dtype) not in DEVICE_DTYPES:
+            raise TypeError(f"device arrays have dtype {in1.dtype}; on CUDA the signal functions take "
+                            f"{', '.join(map(str, DEVICE_DTYPES))}")
+        for name, a in (("in1", in1), ("in2", in2)):
+            if a.size == 0 or a.ndim == 0:
+                raise ValueError(f"{name} has shape {tuple(a.shape)}; on CUDA the signal functions take 1-3-D, "
+                                 f"non-empty arrays")
         return in1, in2
     return shapes.check_signal_array(in1, "in1"), shapes.check_signal_array(in2, "in2")
 
@@ -69,7 +79,14 @@ def _convolve(in1, in2, mode, method):
     device = shapes.device_of(in1)
     if device == "cpu" and (in1.size == 0 or in2.size == 0):
         return _empty_result(in1, in2, mode)
-    if device == "cuda" or (in1.dtype == in2.dtype and in1.dtype in shapes.FLOAT_DTYPES):
+    if device == "cuda":
+        module = select.signal_method(in1.shape, in2.shape, mode, device, method)
+        if method == "auto" and module.__name__ != select.SIGNAL_METHODS["cuda"]["direct"]:
+            from .cuda import signal as cuda_signal
+            if not (cuda_signal.all_finite(in1) and cuda_signal.all_finite(in2)):
+                module = cuda_signal  # NaN or Inf: the direct method, as on the CPU
+        return module.convolve(in1, in2, mode)
+    if in1.dtype == in2.dtype and in1.dtype in shapes.FLOAT_DTYPES:
         return select.signal_method(in1.shape, in2.shape, mode, device, method).convolve(in1, in2, mode)
     name = _chosen(in1, in2, mode) if method == "auto" else method
     module = select.signal_method(in1.shape, in2.shape, mode, device, name)
@@ -227,7 +244,9 @@ def correlate2d(in1, in2, mode="full", boundary="fill", fillvalue=0):
 
 
 def _two_d(op, in1, in2, mode, boundary, fillvalue):
-    in1, in2 = shapes.check_signal_array(in1, "in1"), shapes.check_signal_array(in2, "in2")
+    in1, in2 = _checked(in1, in2)
+    if shapes.device_of(in1) == "cuda":
+        raise NotImplementedError("convolve2d and correlate2d are implemented on the CPU only")
     if not in1.ndim == in2.ndim == 2:
         raise ValueError(f"in1 and in2 must both be 2-D, got shapes {in1.shape} and {in2.shape}")
     if boundary not in BOUNDARIES:
@@ -253,8 +272,8 @@ def _reversed(a):
     if shapes.device_of(a) == "cpu":
         flipped = np.flip(a)
         return np.ascontiguousarray(np.conj(flipped) if a.dtype.kind == "c" else flipped)
-    from .cuda import arrays
-    return arrays.flip(a)
+    from .cuda import arrays, signal
+    return signal.conjugate(arrays.flip(a)) if np.dtype(a.dtype).kind == "c" else arrays.flip(a)
 
 
 def _full_grad(grad_out, shape1, shape2, mode):
