@@ -301,8 +301,8 @@ def check_signal_array(a, name):
 
 
 def check_signal_mode(mode):
-    if mode not in SIGNAL_MODES:
-        raise ValueError(f"mode must be one of {SIGNAL_MODES}, got {mode!r}")
+    if mode not in SIGNAL_MODES:  # SciPy's words: code written against scipy.signal may match them
+        raise ValueError(f"acceptable mode flags are 'valid', 'same', or 'full'; got mode={mode!r}")
 
 
 def all_finite(a):
@@ -329,22 +329,24 @@ def signal_axes(shape1, shape2, mode, axes=None):
     else:
         chosen = [axes] if isinstance(axes, (int, np.integer)) else list(axes)
         if not chosen:
-            raise ValueError("axes, when given, cannot be empty")
-        if not all(isinstance(a, (int, np.integer)) and -ndim <= a < ndim for a in chosen):
-            raise ValueError(f"axes must be ints in [{-ndim}, {ndim}), got {axes!r}")
+            raise ValueError("when provided, axes cannot be empty")
+        if not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in chosen):
+            raise ValueError(f"axes must be a scalar or iterable of integers, got {axes!r}")
+        if not all(-ndim <= a < ndim for a in chosen):
+            raise ValueError(f"axes exceeds dimensionality of input: {axes!r} for {ndim}-D inputs")
         chosen = [int(a) % ndim for a in chosen]
         if len(set(chosen)) != len(chosen):
-            raise ValueError(f"axes must be unique, got {axes!r}")
+            raise ValueError(f"all axes must be unique, got {axes!r}")
     chosen = [a for a in chosen if shape1[a] != 1 and shape2[a] != 1]
     if not all(shape1[a] == shape2[a] or 1 in (shape1[a], shape2[a]) for a in range(ndim) if a not in chosen):
-        raise ValueError(f"incompatible shapes for in1 and in2 outside the convolved axes: {tuple(shape1)} and "
-                         f"{tuple(shape2)}")
+        raise ValueError(f"incompatible shapes for in1 and in2: {tuple(shape1)} and {tuple(shape2)} (outside the "
+                         f"convolved axes their lengths must be equal or 1)")
     swap = False
     if mode == "valid":
         first_larger = all(shape1[a] >= shape2[a] for a in chosen)
         if not first_larger and not all(shape2[a] >= shape1[a] for a in chosen):
-            raise ValueError(f"for 'valid' mode one input must be at least as large as the other in every "
-                             f"convolved axis, got {tuple(shape1)} and {tuple(shape2)}")
+            raise ValueError(f"For 'valid' mode, one must be at least as large as the other in every dimension "
+                             f"convolved: in1 {tuple(shape1)}, in2 {tuple(shape2)}")
         swap = not first_larger
     return tuple(chosen), swap
 

@@ -19,6 +19,9 @@ Gradients of complex results: for a real loss L, the gradient returned for a com
 dL/dRe(z) + i dL/dIm(z), twice the conjugate Wirtinger derivative dL/d(conj z) (PyTorch's
 convention): a step against it descends. A real input gets the real part of that.
 """
+import time
+import warnings
+
 import numpy as np
 
 from . import select, shapes
@@ -27,7 +30,7 @@ DEVICE_DTYPES = tuple(np.dtype(t) for t in (np.float32, np.float64, np.complex64
 
 
 def _checked(in1, in2):
-    """Both inputs as arrays scipy.signal accepts, on one device (device arrays: one float dtype)."""
+    """Both inputs as arrays scipy.signal accepts, on one device (device arrays: one of DEVICE_DTYPES)."""
     if shapes.device_of(in1) == "cuda" or shapes.device_of(in2) == "cuda":
         if shapes.device_of(in1) != shapes.device_of(in2):
             raise ValueError(f"in1 is on {shapes.device_of(in1)}, in2 on {shapes.device_of(in2)}")
@@ -47,7 +50,7 @@ def _checked(in1, in2):
 
 def _check_ndim(in1, in2):
     if in1.ndim != in2.ndim:
-        raise ValueError(f"in1 and in2 must have the same number of dimensions, got {in1.shape} and {in2.shape}")
+        raise ValueError(f"in1 and in2 should have the same dimensionality, got shapes {in1.shape} and {in2.shape}")
 
 
 def convolve(in1, in2, mode="full", method="auto"):
@@ -87,10 +90,19 @@ def _convolve(in1, in2, mode, method):
                 module = cuda_signal  # NaN or Inf: the direct method, as on the CPU
         return module.convolve(in1, in2, mode)
     if in1.dtype == in2.dtype and in1.dtype in shapes.FLOAT_DTYPES:
-        return select.signal_method(in1.shape, in2.shape, mode, device, method).convolve(in1, in2, mode)
-    name = _chosen(in1, in2, mode) if method == "auto" else method
-    module = select.signal_method(in1.shape, in2.shape, mode, device, name)
-    if name == "direct":
+        out = select.signal_method(in1.shape, in2.shape, mode, device, method).convolve(in1, in2, mode)
+    else:
+        out = _convolve_any(in1, in2, mode, _chosen(in1, in2, mode) if method == "auto" else method)
+    if method in ("fft", "oa") and not np.isfinite(out.flat[0]):
+        warnings.warn(f"method {method!r} spreads NaN and Inf of the inputs over the result; method='direct' "
+                      f"keeps them where their products land", RuntimeWarning, stacklevel=3)
+    return out
+
+
+def _convolve_any(in1, in2, mode, method):
+    """The other dtype families: exact integers by the direct method, else the FFT's result rounded for them."""
+    module = select.signal_method(in1.shape, in2.shape, mode, "cpu", method)
+    if method == "direct":
         return module.convolve(in1, in2, mode)
     dtype = np.result_type(in1, in2)
     out = module.convolve(*_fft_inputs(in1, in2), mode)
@@ -147,7 +159,6 @@ def choose_conv_method(in1, in2, mode="full", measure=False):
     shapes.check_signal_pair(in1, in2, mode)
     device = shapes.device_of(in1)
     if measure:
-        import time
         times = {}
         for name in select.SIGNAL_METHODS[device]:
             convolve(in1, in2, mode, name)  # compiles, warms caches
@@ -251,13 +262,17 @@ def _two_d(op, in1, in2, mode, boundary, fillvalue):
         raise ValueError(f"in1 and in2 must both be 2-D, got shapes {in1.shape} and {in2.shape}")
     if boundary not in BOUNDARIES:
         raise ValueError(f"boundary must be one of {sorted(BOUNDARIES)}, got {boundary!r}")
-    if not np.isscalar(fillvalue) and np.ndim(fillvalue) != 0:
-        raise ValueError(f"fillvalue must be a single number, got {fillvalue!r}")
+    if np.size(fillvalue) != 1:
+        raise ValueError(f"`fillvalue` must be scalar or an array with one element, got {fillvalue!r}")
+    fill = np.asarray(fillvalue).reshape(())
+    if fill.dtype.kind == "c" and in1.dtype.kind != "c" and fill.imag != 0:
+        raise ValueError(f"could not cast `fillvalue` directly to the output dtype {in1.dtype}: {fillvalue!r}")
+    fill = fill.astype(in1.dtype) if in1.dtype.kind == "c" else fill.real.astype(in1.dtype)
     shapes.check_signal_pair(in1, in2, mode)
     if mode == "valid" or in1.size == 0 or in2.size == 0:
         return op(in1, in2, mode, "auto")
     pads = [(b - 1, b - 1) for b in in2.shape]
-    extra = {"constant_values": np.asarray(fillvalue).astype(in1.dtype)} if BOUNDARIES[boundary] == "constant" else {}
+    extra = {"constant_values": fill} if BOUNDARIES[boundary] == "constant" else {}
     full = op(np.pad(in1, pads, BOUNDARIES[boundary], **extra), in2, "valid", "auto")
     if mode == "full":
         return full
@@ -292,36 +307,39 @@ def _full_grad(grad_out, shape1, shape2, mode):
 
 
 def _grad_inputs(grad_out, in1, in2, mode):
+    """(grad_out, in1, in2) checked and in the result's dtype, and whether in1 and in2 were complex."""
     in1, in2 = _checked(in1, in2)
     if in1.ndim == 0 or in2.ndim == 0:
         raise ValueError(f"gradients need 1-3-D inputs, got shapes {in1.shape} and {in2.shape}")
     shapes.check_signal_pair(in1, in2, mode)
+    kinds = np.dtype(in1.dtype).kind == "c", np.dtype(in2.dtype).kind == "c"
     if shapes.device_of(in1) == "cuda":
-        return grad_out, in1, in2
+        return grad_out, in1, in2, kinds
     if in1.dtype.kind not in "fc" or in2.dtype.kind not in "fc":
         raise TypeError(f"gradients need float or complex inputs, got {in1.dtype} and {in2.dtype}")
     dtype = np.result_type(in1, in2)
-    return np.asarray(grad_out, dtype), in1.astype(dtype, copy=False), in2.astype(dtype, copy=False)
+    return np.asarray(grad_out, dtype), in1.astype(dtype, copy=False), in2.astype(dtype, copy=False), kinds
 
 
-def _as_input(grad, a):
-    """The gradient for input a: its real part in a's dtype when a is a real host array (see the module's
-    note on complex gradients)."""
-    if shapes.device_of(grad) == "cuda" or np.asarray(a).dtype.kind == "c" or grad.dtype.kind != "c":
+def _as_input(grad, is_complex):
+    """The gradient for an input: its real part when that input is real and the result complex (host arrays:
+    on the device both are of one dtype). See the module's note on complex gradients."""
+    if is_complex or shapes.device_of(grad) == "cuda" or grad.dtype.kind != "c":
         return grad
-    return np.ascontiguousarray(grad.real, np.asarray(a).dtype)
+    return np.ascontiguousarray(grad.real)
 
 
 def convolve_grad(grad_out, in1, in2, mode="full", method="auto"):
     """Gradients (d in1, d in2) of convolve(in1, in2, mode) given the gradient of its result: the
-    correlations of that gradient with in2 and in1 (with their conjugates when complex)."""
-    grad_out, a, b = _grad_inputs(grad_out, in1, in2, mode)
+    correlations of that gradient with in2 and in1 (which conjugate them when complex)."""
+    grad_out, a, b, (complex1, complex2) = _grad_inputs(grad_out, in1, in2, mode)
     full = _full_grad(grad_out, a.shape, b.shape, mode)
-    return _as_input(correlate(full, b, "valid", method), in1), _as_input(correlate(full, a, "valid", method), in2)
+    return _as_input(correlate(full, b, "valid", method), complex1), _as_input(correlate(full, a, "valid", method),
+                                                                               complex2)
 
 
 def correlate_grad(grad_out, in1, in2, mode="full", method="auto"):
     """Gradients (d in1, d in2) of correlate(in1, in2, mode) given the gradient of its result."""
-    grad_out, a, b = _grad_inputs(grad_out, in1, in2, mode)
+    grad_out, a, b, (complex1, complex2) = _grad_inputs(grad_out, in1, in2, mode)
     g1, g_reversed = convolve_grad(grad_out, a, _reversed(b), mode, method)
-    return _as_input(g1, in1), _as_input(_reversed(g_reversed), in2)
+    return _as_input(g1, complex1), _as_input(_reversed(g_reversed), complex2)

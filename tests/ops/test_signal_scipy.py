@@ -129,11 +129,14 @@ def test_axes_match_scipy(rng, family, shape1, shape2, axes):
 
 def test_bad_axes_raise_value_errors(rng):
     in1, in2 = rng.standard_normal((4, 9)), rng.standard_normal((3, 2))
-    for axes, message in [([], "cannot be empty"), ([2], "axes must be ints"), ([1, -1], "unique"),
-                          ([1], "incompatible shapes")]:
+    for axes, mode, message in [([], "full", "cannot be empty"), ([2], "full", "exceeds dimensionality"),
+                                ([1.0], "full", "iterable of integers"), ([1, -1], "full", "unique"),
+                                ([1], "full", "incompatible shapes"), (None, "chips", "mode flags")]:
         for function in (ops.fftconvolve, ops.oaconvolve):
             with pytest.raises(ValueError, match=message):
-                function(in1, in2, "full", axes)
+                function(in1, in2, mode, axes)
+            with pytest.raises(ValueError, match="For 'valid' mode"):
+                function(in1, rng.standard_normal((5, 2)), "valid")
 
 
 def test_zero_d_inputs_multiply_as_in_scipy():
@@ -142,7 +145,7 @@ def test_zero_d_inputs_multiply_as_in_scipy():
             ours, theirs = getattr(ops, name)(a, b), getattr(scipy.signal, name)(a, b)
             assert np.shape(ours) == () and np.asarray(ours).dtype == np.asarray(theirs).dtype
             assert ours == theirs
-    with pytest.raises(ValueError, match="same number of dimensions"):
+    with pytest.raises(ValueError, match="same dimensionality"):
         ops.fftconvolve(np.array(1.0), np.ones(3))
 
 
@@ -220,6 +223,11 @@ def test_nan_and_inf(rng, nd, dtype, method):
                             np.testing.assert_allclose(out[finite], expected[finite], rtol=1e-3, atol=1e-3)
                         else:
                             assert not np.isfinite(out[~np.isfinite(expected)]).any()
+    signal = rng.standard_normal(200).astype(dtype)
+    signal[0] = np.nan
+    if method in ("fft", "oa"):
+        with pytest.warns(RuntimeWarning, match="spreads NaN"):
+            ops.convolve(signal, signal[:20], "same", method)
 
 
 def test_auto_takes_direct_for_non_finite_inputs(rng):
@@ -271,6 +279,8 @@ def test_2d_argument_errors(rng):
         ops.correlate2d(image, kernel, boundary="reflect101")
     with pytest.raises(ValueError, match="fillvalue"):
         ops.convolve2d(image, kernel, fillvalue=[1, 2])
+    with pytest.raises(ValueError, match="could not cast `fillvalue`"):
+        ops.convolve2d(image, kernel, fillvalue=1j)
 
 
 def test_unsupported_dtypes_raise_type_errors():
