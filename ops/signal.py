@@ -94,8 +94,9 @@ def _convolve(in1, in2, mode, method):
     else:
         out = _convolve_any(in1, in2, mode, _chosen(in1, in2, mode) if method == "auto" else method)
     if method in ("fft", "oa") and not np.isfinite(out.flat[0]):
-        warnings.warn(f"method {method!r} spreads NaN and Inf of the inputs over the result; method='direct' "
-                      f"keeps them where their products land", RuntimeWarning, stacklevel=3)
+        warnings.warn(f"Use of fft convolution on input with NaN or Inf spreads them over the result (method "
+                      f"{method!r}); method='direct' keeps them where their products land", RuntimeWarning,
+                      stacklevel=3)
     return out
 
 

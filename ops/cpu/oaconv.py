@@ -1,11 +1,12 @@
 """Overlap-add convolution (like scipy.signal.oaconvolve): a long signal against a much shorter kernel.
 
-Along each convolved axis in1 is cut into blocks of B samples per dim; every block is convolved with in2
-through one batched FFT of size F = next_fast_len(B + len(in2) - 1), and the
-blocks' results, each len(in2) - 1 longer than the block, are added back
+in1 is cut into blocks of B samples along each convolved axis; every block is
+convolved with in2 through one batched FFT of size F = next_fast_len(B + len(in2) - 1),
+and the blocks' results, each len(in2) - 1 longer than the block, are added back
 overlapping. F is the fast length that minimises the FFT work per output
-sample, F log F / (F - len(in2) + 1); a dim where one block would cover the
-whole signal is transformed whole.
+sample, F log F / (F - len(in2) + 1); an axis where one block would cover the
+whole signal is transformed whole. The other axes lead as a batch whose
+lengths broadcast between in1 and in2.
 """
 import math
 
@@ -74,8 +75,8 @@ def convolve(in1, in2, mode="full", axes=None):
     padded[(Ellipsis,) + tuple(slice(0, a) for a in in1.shape[lead:])] = in1
     # (batch, nb0, B0, nb1, B1, ...) -> (batch, nb0, nb1, ..., B0, B1, ...): a batch of blocks
     split = padded.reshape(in1.shape[:lead] + tuple(v for pair in zip(counts, blocks) for v in pair))
-    batch_axes, block_axes = tuple(range(lead, lead + 2 * nd, 2)), tuple(range(lead + 1, lead + 2 * nd, 2))
-    batch = split.transpose(tuple(range(lead)) + batch_axes + block_axes)
+    count_axes, sample_axes = tuple(range(lead, lead + 2 * nd, 2)), tuple(range(lead + 1, lead + 2 * nd, 2))
+    batch = split.transpose(tuple(range(lead)) + count_axes + sample_axes)
     kernel = in2.reshape(in2.shape[:lead] + (1,) * nd + in2.shape[lead:])
     y = spectra_product(batch, kernel, fft_shape, tuple(range(lead + nd, lead + 2 * nd)))
     # back to (batch, nb0, F0, nb1, F1, ...), then add the overlaps dim by dim, the last first

@@ -26,9 +26,9 @@ EXACT_FLOAT_BOUND = 2 ** 53
 
 def convolve(in1, in2, mode="full"):
     """scipy.signal.convolve(in1, in2, mode, method='direct') of two 1-3-D arrays, in1, in2 already checked."""
-    dtype = np.result_type(in1, in2)
-    if in1.dtype == dtype and in2.dtype == dtype and dtype in shapes.FLOAT_DTYPES:
+    if in1.dtype == in2.dtype and in1.dtype in shapes.FLOAT_DTYPES:
         return _real(in1, in2, mode)
+    dtype = np.result_type(in1, in2)
     if dtype.kind == "c":
         return _complex(in1, in2, mode, dtype)
     if dtype.kind == "f":

@@ -226,7 +226,7 @@ def test_nan_and_inf(rng, nd, dtype, method):
     signal = rng.standard_normal(200).astype(dtype)
     signal[0] = np.nan
     if method in ("fft", "oa"):
-        with pytest.warns(RuntimeWarning, match="spreads NaN"):
+        with pytest.warns(RuntimeWarning, match="spreads them over the result"):
             ops.convolve(signal, signal[:20], "same", method)
 
 
