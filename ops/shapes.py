@@ -351,16 +351,16 @@ def signal_axes(shape1, shape2, mode, axes=None):
     return tuple(chosen), swap
 
 
-def signal_axes_full_shape(shape1, shape2, axes):
-    """The full result's shape: a + b - 1 along the convolved axes, the broadcast length elsewhere."""
-    return tuple(a + b - 1 if i in axes else max(a, b) for i, (a, b) in enumerate(zip(shape1, shape2)))
-
-
-def signal_axes_output_shape(shape1, shape2, mode, axes):
-    """Output shape of fftconvolve(in1, in2, mode, axes) for inputs already in 'valid' order (SciPy's rules)."""
-    full = signal_axes_full_shape(shape1, shape2, axes)
+def signal_axes_shapes(shape1, shape2, mode, axes):
+    """(full shape, output shape) of fftconvolve(in1, in2, mode, axes) for inputs already in 'valid' order,
+    SciPy's rules: along the convolved axes a + b - 1 and the mode's crop of it; elsewhere the broadcast
+    length ('same': in1's)."""
+    if len(axes) == len(shape1):
+        full = tuple(a + b - 1 for a, b in zip(shape1, shape2))
+    else:
+        full = tuple(a + b - 1 if i in axes else max(a, b) for i, (a, b) in enumerate(zip(shape1, shape2)))
     if mode == "full":
-        return full
+        return full, full
     if mode == "same":
-        return tuple(shape1)
-    return tuple(a - b + 1 if i in axes else f for i, (a, b, f) in enumerate(zip(shape1, shape2, full)))
+        return full, tuple(shape1)
+    return full, tuple(a - b + 1 if i in axes else f for i, (a, b, f) in enumerate(zip(shape1, shape2, full)))

@@ -17,12 +17,11 @@ def spectra_product(in1, in2, fft_shape, axes):
     real = in1.dtype.kind != "c" and in2.dtype.kind != "c"
     forward, inverse = (scipy.fft.rfftn, scipy.fft.irfftn) if real else (scipy.fft.fftn, scipy.fft.ifftn)
     spectrum = forward(in1, fft_shape, axes=axes, workers=workers)
-    other = forward(in2, fft_shape, axes=axes, workers=workers)
-    if spectrum.dtype == other.dtype and (other.shape == spectrum.shape or all(
-            o in (1, s) for o, s in zip(other.shape, spectrum.shape))):
-        spectrum *= other  # in place: other broadcasts into spectrum
+    if in1.dtype == in2.dtype and all(b in (1, a) for i, (a, b) in enumerate(zip(in1.shape, in2.shape))
+                                      if i not in axes):
+        spectrum *= forward(in2, fft_shape, axes=axes, workers=workers)  # in2's spectrum broadcasts into in1's
     else:
-        spectrum = spectrum * other
+        spectrum = spectrum * forward(in2, fft_shape, axes=axes, workers=workers)
     return inverse(spectrum, fft_shape, axes=axes, workers=workers, overwrite_x=True)
 
 
@@ -33,8 +32,8 @@ def convolve(in1, in2, mode="full", axes=None):
     axes, swap = shapes.signal_axes(in1.shape, in2.shape, mode, axes)
     if swap:
         in1, in2 = in2, in1
-    full_shape = shapes.signal_axes_full_shape(in1.shape, in2.shape, axes)
-    crop = shapes.signal_crop(full_shape, shapes.signal_axes_output_shape(in1.shape, in2.shape, mode, axes))
+    full_shape, out_shape = shapes.signal_axes_shapes(in1.shape, in2.shape, mode, axes)
+    crop = shapes.signal_crop(full_shape, out_shape)
     if not axes:
         return np.ascontiguousarray((in1 * in2)[crop], dtype=dtype)
     fast_shape = [scipy.fft.next_fast_len(full_shape[a], real=dtype.kind != "c") for a in axes]

@@ -61,8 +61,8 @@ def convolve(in1, in2, mode="full", axes=None):
     axes, swap = shapes.signal_axes(in1.shape, in2.shape, mode, axes)
     if swap:
         in1, in2 = in2, in1
-    full_shape = shapes.signal_axes_full_shape(in1.shape, in2.shape, axes)
-    crop = shapes.signal_crop(full_shape, shapes.signal_axes_output_shape(in1.shape, in2.shape, mode, axes))
+    full_shape, out_shape = shapes.signal_axes_shapes(in1.shape, in2.shape, mode, axes)
+    crop = shapes.signal_crop(full_shape, out_shape)
     if not axes:
         return np.ascontiguousarray((in1 * in2)[crop], dtype=dtype)
     axes = sorted(axes)
