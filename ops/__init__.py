@@ -19,6 +19,7 @@ from .resample import (adaptive_avg_pool1d, adaptive_avg_pool2d, adaptive_avg_po
                        interpolate, interpolate_grad_input, pad, pad_grad_input)
 from .select import autotune
 from .signal import convolve, convolve_grad, correlate, correlate_grad, fftconvolve
+from .signal import choose_conv_method, convolve2d, correlate2d, correlation_lags, oaconvolve
 from .threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"

@@ -25,7 +25,7 @@ CONV_ALGORITHMS = {
 POOL_BACKENDS = {"cpu": "ops.cpu.pool", "cuda": "ops.cuda.pool"}
 RESAMPLE_BACKENDS = {"cpu": "ops.cpu.resample", "cuda": "ops.cuda.resample"}
 SIGNAL_METHODS = {
-    "cpu": {"direct": "ops.cpu.direct", "fft": "ops.cpu.fft", "oa": "ops.cpu.oaconv"},
+    "cpu": {"direct": "ops.cpu.signal", "fft": "ops.cpu.fft", "oa": "ops.cpu.oaconv"},
     "cuda": {"direct": "ops.cuda.signal", "fft": "ops.cuda.fft"},
 }
 
@@ -339,18 +339,33 @@ class _AutoConv:
 
 
 class _AutoSignal:
-    """A correlate/convolve method that picks the actual one per shapes, mode and dtype on each call (CPU)."""
+    """A correlate/convolve method that picks the actual one per shapes, mode and dtype on each call (CPU).
+
+    Inputs holding NaN or Inf always take the direct method, whose result keeps them where the plain sum
+    of products puts them; the FFT would spread them over the whole result.
+    """
 
     def __init__(self, device):
         self.device = device
 
-    def convolve(self, in1, in2, mode="full"):
+    def _run(self, name, in1, in2, mode):
+        return _lookup(SIGNAL_METHODS, self.device, name, "correlate/convolve method").convolve(in1, in2, mode)
+
+    def pick(self, in1, in2, mode):
+        """(the method for these arrays, its result when choosing it ran it, else None)."""
         threads = _threads()
         estimate = lambda: {name: signal_cost(name, in1.shape, in2.shape, mode, in1.dtype.itemsize, threads)
                             for name in SIGNAL_METHODS[self.device]}
-        run = lambda name: _lookup(SIGNAL_METHODS, self.device, name, "correlate/convolve method").convolve(in1, in2, mode)
+        run = lambda name: self._run(name, in1, in2, mode)
         name, result = _choose(("signal", in1.shape, in2.shape, mode, in1.dtype.str, threads), estimate, run)
-        return run(name) if result is None else result
+        from . import shapes
+        if name != "direct" and not (shapes.all_finite(in1) and shapes.all_finite(in2)):
+            return "direct", None
+        return name, result
+
+    def convolve(self, in1, in2, mode="full"):
+        name, result = self.pick(in1, in2, mode)
+        return self._run(name, in1, in2, mode) if result is None else result
 
 
 def conv_algorithm(geom, device, algorithm="auto"):

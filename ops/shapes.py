@@ -312,3 +312,92 @@ def signal_output_shape(shape1, shape2, mode):
 def signal_crop(full_shape, out_shape):
     """Slices that take the centred out_shape part of a full result (SciPy's `_centered`)."""
     return tuple(slice((f - o) // 2, (f - o) // 2 + o) for f, o in zip(full_shape, out_shape))
+
+
+# scipy.signal's functions take every numeric family: bool, signed and unsigned integers, floats, complex.
+SIGNAL_KINDS = "biufc"
+
+
+def check_signal_array(a, name):
+    """Return `a` as a contiguous array of a numeric dtype on its own device, or raise.
+
+    Unlike check_array it keeps 0-d and empty arrays (scipy.signal gives them a meaning)
+    and every dtype family of SIGNAL_KINDS.
+    """
+    if device_of(a) == "cpu":
+        a = np.asarray(a)
+        a = a if a.flags.c_contiguous else np.ascontiguousarray(a)  # ascontiguousarray makes 0-d arrays 1-d
+    elif not a.is_c_contiguous():
+        raise ValueError(f"{name} is a non-contiguous device array (strides {a.strides}); make it contiguous first")
+    dtype = np.dtype(a.dtype)
+    # long double has no kernel here: computing it in float64 would silently drop its extra precision
+    if dtype.kind not in SIGNAL_KINDS or dtype.itemsize > {"f": 8, "c": 16}.get(dtype.kind, 8):
+        raise TypeError(f"{name} has dtype {dtype}; correlate/convolve take bool, integer, float16/32/64 "
+                        f"and complex64/128 arrays")
+    return a
+
+
+def check_signal_mode(mode):
+    if mode not in SIGNAL_MODES:  # SciPy's words: code written against scipy.signal may match them
+        raise ValueError(f"acceptable mode flags are 'valid', 'same', or 'full'; got mode={mode!r}")
+
+
+def all_finite(a):
+    """False when host array `a` may hold NaN or Inf: one BLAS pass (a dot product of `a` with itself).
+
+    A sum of squares that overflows reads as non-finite too; callers only use the
+    answer to prefer the direct method, which is right for every input.
+    """
+    return a.dtype.kind not in "fc" or bool(np.isfinite(np.vdot(a, a)))
+
+
+def signal_axes(shape1, shape2, mode, axes=None):
+    """scipy.signal.fftconvolve's `axes`: (the axes to transform, whether 'valid' needs the inputs swapped).
+
+    Axes where either input has length 1 need no transform (the product broadcasts there) and are
+    dropped; every axis not transformed must have equal lengths or a length 1 (broadcasting).
+    """
+    check_signal_mode(mode)
+    ndim = len(shape1)
+    if axes is None:
+        if 1 not in shape1 and 1 not in shape2 and mode != "valid":  # the common case, quickly
+            return tuple(range(ndim)), False
+        chosen = list(range(ndim))
+    else:
+        chosen = [axes] if isinstance(axes, (int, np.integer)) else list(axes)
+        if not chosen:
+            raise ValueError("when provided, axes cannot be empty")
+        if not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in chosen):
+            raise ValueError(f"axes must be a scalar or iterable of integers, got {axes!r}")
+        if not all(-ndim <= a < ndim for a in chosen):
+            raise ValueError(f"axes exceeds dimensionality of input: {axes!r} for {ndim}-D inputs")
+        chosen = [int(a) % ndim for a in chosen]
+        if len(set(chosen)) != len(chosen):
+            raise ValueError(f"all axes must be unique, got {axes!r}")
+    chosen = [a for a in chosen if shape1[a] != 1 and shape2[a] != 1]
+    if not all(shape1[a] == shape2[a] or 1 in (shape1[a], shape2[a]) for a in range(ndim) if a not in chosen):
+        raise ValueError(f"incompatible shapes for in1 and in2: {tuple(shape1)} and {tuple(shape2)} (outside the "
+                         f"convolved axes their lengths must be equal or 1)")
+    swap = False
+    if mode == "valid":
+        first_larger = all(shape1[a] >= shape2[a] for a in chosen)
+        if not first_larger and not all(shape2[a] >= shape1[a] for a in chosen):
+            raise ValueError(f"For 'valid' mode, one must be at least as large as the other in every dimension "
+                             f"convolved: in1 {tuple(shape1)}, in2 {tuple(shape2)}")
+        swap = not first_larger
+    return tuple(chosen), swap
+
+
+def signal_axes_shapes(shape1, shape2, mode, axes):
+    """(full shape, output shape) of fftconvolve(in1, in2, mode, axes) for inputs already in 'valid' order,
+    SciPy's rules: along the convolved axes a + b - 1 and the mode's crop of it; elsewhere the broadcast
+    length ('same': in1's)."""
+    if len(axes) == len(shape1):
+        full = tuple(a + b - 1 for a, b in zip(shape1, shape2))
+    else:
+        full = tuple(a + b - 1 if i in axes else max(a, b) for i, (a, b) in enumerate(zip(shape1, shape2)))
+    if mode == "full":
+        return full, full
+    if mode == "same":
+        return full, tuple(shape1)
+    return full, tuple(a - b + 1 if i in axes else f for i, (a, b, f) in enumerate(zip(shape1, shape2, full)))

@@ -38,3 +38,22 @@ class Correlate:
         ops.correlate(self.in1, self.in2, self.mode, self.method)
         ops.correlate_grad(self.grad_out, self.in1, self.in2, self.mode, self.method)
         synchronize(self.backend)
+
+
+class CorrelateDtypes:
+    """The dtype families scipy.signal takes besides real floats, on the CPU: exact integers, complex."""
+    params = [["img512_k7", "sig1M_k101"], ["int16", "complex64", "complex128"], METHODS]
+    param_names = ["shape", "dtype", "method"]
+    timeout = 300
+
+    def setup(self, shape, dtype, method):
+        case = SIGNAL[shape]
+        self.mode = case.mode
+        self.method = method
+        as_dtype = lambda a: (a * 100).astype(dtype) if dtype == "int16" else (a + 1j * a[::-1]).astype(dtype)
+        self.in1 = as_dtype(random(case.signal_shape, 1))
+        self.in2 = as_dtype(random(case.kernel_shape, 2))
+        warm_up(self.time_correlate, f"correlate {shape} in {dtype} with method {method!r}")
+
+    def time_correlate(self, *params):
+        ops.correlate(self.in1, self.in2, self.mode, self.method)

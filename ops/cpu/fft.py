@@ -1,23 +1,41 @@
-"""Convolution through the convolution theorem on the CPU: scipy.fft (pocketfft) with fast sizes and threads."""
+"""Convolution through the convolution theorem on the CPU: scipy.fft (pocketfft) with fast sizes and threads.
+
+Real inputs go through real transforms (rfftn), complex ones (either input) through
+full ones; the other axes broadcast in the product of the spectra, as in
+scipy.signal.fftconvolve.
+"""
 import numpy as np
 import scipy.fft
 
 from .. import shapes, threads
 
 
-def spectra_product(in1, in2, fft_shape):
-    """irfftn(rfftn(in1) * rfftn(in2)) at fft_shape over the last dims (in1 may carry batch dims in front)."""
+def spectra_product(in1, in2, fft_shape, axes):
+    """ifftn(fftn(in1) * fftn(in2)) at fft_shape over `axes`, the other axes broadcast (real transforms unless
+    either input is complex)."""
     workers = threads.get_num_threads()
-    axes = tuple(range(in1.ndim - len(fft_shape), in1.ndim))
-    spectrum = scipy.fft.rfftn(in1, fft_shape, axes=axes, workers=workers)
-    spectrum *= scipy.fft.rfftn(in2, fft_shape, workers=workers)
-    return scipy.fft.irfftn(spectrum, fft_shape, axes=axes, workers=workers, overwrite_x=True)
+    real = in1.dtype.kind != "c" and in2.dtype.kind != "c"
+    forward, inverse = (scipy.fft.rfftn, scipy.fft.irfftn) if real else (scipy.fft.fftn, scipy.fft.ifftn)
+    spectrum = forward(in1, fft_shape, axes=axes, workers=workers)
+    if in1.dtype == in2.dtype and all(b in (1, a) for i, (a, b) in enumerate(zip(in1.shape, in2.shape))
+                                      if i not in axes):
+        spectrum *= forward(in2, fft_shape, axes=axes, workers=workers)  # in2's spectrum broadcasts into in1's
+    else:
+        spectrum = spectrum * forward(in2, fft_shape, axes=axes, workers=workers)
+    return inverse(spectrum, fft_shape, axes=axes, workers=workers, overwrite_x=True)
 
 
-def convolve(in1, in2, mode="full"):
-    """Like scipy.signal.fftconvolve for real float32/float64 arrays of 1-3 dims; in1, in2 already checked."""
-    full_shape = shapes.signal_output_shape(in1.shape, in2.shape, "full")
-    fast_shape = tuple(scipy.fft.next_fast_len(n, real=True) for n in full_shape)
-    full = spectra_product(in1, in2, fast_shape)
-    out_shape = shapes.signal_output_shape(in1.shape, in2.shape, mode)
-    return np.ascontiguousarray(full[shapes.signal_crop(full_shape, out_shape)], dtype=in1.dtype)
+def convolve(in1, in2, mode="full", axes=None):
+    """Like scipy.signal.fftconvolve for float32/float64/complex64/complex128 arrays, in1, in2 already checked;
+    the result has their common dtype."""
+    dtype = in1.dtype if in1.dtype == in2.dtype else np.result_type(in1, in2)
+    axes, swap = shapes.signal_axes(in1.shape, in2.shape, mode, axes)
+    if swap:
+        in1, in2 = in2, in1
+    full_shape, out_shape = shapes.signal_axes_shapes(in1.shape, in2.shape, mode, axes)
+    crop = shapes.signal_crop(full_shape, out_shape)
+    if not axes:
+        return np.ascontiguousarray((in1 * in2)[crop], dtype=dtype)
+    fast_shape = [scipy.fft.next_fast_len(full_shape[a], real=dtype.kind != "c") for a in axes]
+    # the crop lies inside the full result, which starts the (larger) fast-length one
+    return np.ascontiguousarray(spectra_product(in1, in2, fast_shape, axes)[crop], dtype=dtype)

@@ -1,11 +1,12 @@
 """Overlap-add convolution (like scipy.signal.oaconvolve): a long signal against a much shorter kernel.
 
-in1 is cut into blocks of B samples per dim; every block is convolved with in2
-through one batched FFT of size F = next_fast_len(B + len(in2) - 1), and the
-blocks' results, each len(in2) - 1 longer than the block, are added back
+in1 is cut into blocks of B samples along each convolved axis; every block is
+convolved with in2 through one batched FFT of size F = next_fast_len(B + len(in2) - 1),
+and the blocks' results, each len(in2) - 1 longer than the block, are added back
 overlapping. F is the fast length that minimises the FFT work per output
-sample, F log F / (F - len(in2) + 1); a dim where one block would cover the
-whole signal is transformed whole.
+sample, F log F / (F - len(in2) + 1); an axis where one block would cover the
+whole signal is transformed whole. The other axes lead as a batch whose
+lengths broadcast between in1 and in2.
 """
 import math
 
@@ -53,22 +54,35 @@ def _fold(y, axis, block, full):
     return out[lead + (slice(0, full),)]
 
 
-def convolve(in1, in2, mode="full"):
-    """scipy.signal.convolve(in1, in2, mode) of two 1-3-D arrays by overlap-add."""
-    if mode == "valid" and any(b > a for a, b in zip(in1.shape, in2.shape)):
+def convolve(in1, in2, mode="full", axes=None):
+    """scipy.signal.oaconvolve(in1, in2, mode, axes) by overlap-add along `axes` (all by default); the other
+    axes broadcast. Real or complex float arrays, already checked; the result has their common dtype."""
+    dtype = np.result_type(in1, in2)
+    axes, swap = shapes.signal_axes(in1.shape, in2.shape, mode, axes)
+    if swap:
         in1, in2 = in2, in1
-    nd = in1.ndim
-    fft_shape, blocks, counts = block_plan(in1.shape, in2.shape)
-    padded = np.zeros(tuple(n * b for n, b in zip(counts, blocks)), in1.dtype)
-    padded[tuple(slice(0, a) for a in in1.shape)] = in1
-    # (nb0, B0, nb1, B1, ...) -> (nb0, nb1, ..., B0, B1, ...): a batch of blocks
-    split = padded.reshape(tuple(v for pair in zip(counts, blocks) for v in pair))
-    batch = split.transpose(tuple(range(0, 2 * nd, 2)) + tuple(range(1, 2 * nd, 2)))
-    y = spectra_product(batch, in2, fft_shape)
-    # back to (nb0, F0, nb1, F1, ...), then add the overlaps dim by dim, the last first
-    y = y.transpose(tuple(v for pair in zip(range(nd), range(nd, 2 * nd)) for v in pair))
-    full_shape = shapes.signal_output_shape(in1.shape, in2.shape, "full")
+    full_shape, out_shape = shapes.signal_axes_shapes(in1.shape, in2.shape, mode, axes)
+    crop = shapes.signal_crop(full_shape, out_shape)
+    if not axes:
+        return np.ascontiguousarray((in1 * in2)[crop], dtype=dtype)
+    axes = sorted(axes)
+    nd, lead = len(axes), in1.ndim - len(axes)
+    # the convolved axes last, the others in front as a batch that broadcasts between in1 and in2
+    in1 = np.moveaxis(in1, axes, range(lead, in1.ndim))
+    in2 = np.moveaxis(in2, axes, range(lead, in2.ndim))
+    fft_shape, blocks, counts = block_plan(in1.shape[lead:], in2.shape[lead:])
+    padded = np.zeros(in1.shape[:lead] + tuple(n * b for n, b in zip(counts, blocks)), in1.dtype)
+    padded[(Ellipsis,) + tuple(slice(0, a) for a in in1.shape[lead:])] = in1
+    # (batch, nb0, B0, nb1, B1, ...) -> (batch, nb0, nb1, ..., B0, B1, ...): a batch of blocks
+    split = padded.reshape(in1.shape[:lead] + tuple(v for pair in zip(counts, blocks) for v in pair))
+    count_axes, sample_axes = tuple(range(lead, lead + 2 * nd, 2)), tuple(range(lead + 1, lead + 2 * nd, 2))
+    batch = split.transpose(tuple(range(lead)) + count_axes + sample_axes)
+    kernel = in2.reshape(in2.shape[:lead] + (1,) * nd + in2.shape[lead:])
+    y = spectra_product(batch, kernel, fft_shape, tuple(range(lead + nd, lead + 2 * nd)))
+    # back to (batch, nb0, F0, nb1, F1, ...), then add the overlaps dim by dim, the last first
+    pairs = zip(range(lead, lead + nd), range(lead + nd, lead + 2 * nd))
+    y = y.transpose(tuple(range(lead)) + tuple(v for pair in pairs for v in pair))
     for dim in reversed(range(nd)):
-        y = _fold(y, 2 * dim, blocks[dim], full_shape[dim])
-    out_shape = shapes.signal_output_shape(in1.shape, in2.shape, mode)
-    return np.ascontiguousarray(y[shapes.signal_crop(full_shape, out_shape)], dtype=in1.dtype)
+        y = _fold(y, lead + 2 * dim, blocks[dim], full_shape[axes[dim]])
+    y = np.moveaxis(y, range(lead, y.ndim), axes)
+    return np.ascontiguousarray(y[crop], dtype=dtype)

@@ -9,7 +9,7 @@ Twiddle factors come from a table computed once in float64 per size and dtype.
 
 convolve zero-pads both inputs to the next power of two at least as large as
 the full result in every dim, multiplies the spectra, transforms back and crops
-SciPy's `mode` window out of the real part.
+SciPy's `mode` window out of the result (its real part for real inputs).
 """
 import functools
 import math
@@ -123,11 +123,21 @@ def real_window(spectrum, spatial, lead, step, factor, dtype):
     return out
 
 
+@cuda.jit(cache=True)
+def _complex_window(spectrum, out, lead, factor):
+    # out (N, C, D, H, W) = factor * spectrum (N, C, D', H', W') from lead on
+    i = cuda.grid(1)
+    if i < out.size:
+        n, c, d, h, w = unravel5(i, out.shape)
+        out[n, c, d, h, w] = spectrum[n, c, lead[0] + d, lead[1] + h, lead[2] + w] * factor
+
+
 def convolve(in1, in2, mode="full"):
-    """True convolution of real device arrays in1, in2 (1-3-D, same dtype) through the FFT, like scipy.signal.fftconvolve."""
+    """True convolution of device arrays in1, in2 (1-3-D, one dtype: float32/64 or complex64/128) through the
+    FFT, like scipy.signal.fftconvolve."""
     full = shapes.signal_output_shape(in1.shape, in2.shape, "full")
     padded = tuple(arrays.next_pow2(n) for n in full)
-    complex_dtype = COMPLEX[np.dtype(in1.dtype)]
+    complex_dtype = np.dtype(in1.dtype) if np.dtype(in1.dtype).kind == "c" else COMPLEX[np.dtype(in1.dtype)]
     zeros = (0,) * len(full)
     spectrum = transform(arrays.embed(in1, padded, zeros, complex_dtype))
     _multiply[arrays.grid(spectrum.size)](arrays.flat(spectrum),
@@ -135,6 +145,11 @@ def convolve(in1, in2, mode="full"):
     product = transform(spectrum, inverse=True)
     out_shape = shapes.signal_output_shape(in1.shape, in2.shape, mode)
     lead = tuple(sl.start for sl in shapes.signal_crop(full, out_shape))
+    if np.dtype(in1.dtype).kind == "c":
+        out = arrays.empty((1, 1) + out_shape, complex_dtype)
+        _complex_window[arrays.grid(out.size)](arrays.five_d(product.reshape((1, 1) + padded)), arrays.five_d(out),
+                                               arrays.three(lead, 0), 1.0 / product.size)
+        return out.reshape(out_shape)
     out = real_window(product.reshape((1, 1) + padded), out_shape, lead, (1,) * len(full), 1.0 / product.size,
                       in1.dtype)
     return out.reshape(out_shape)

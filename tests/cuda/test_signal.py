@@ -65,3 +65,50 @@ def test_fftn_and_ifftn_match_numpy(shape, dtype, rng, dev):
 def test_fft_needs_power_of_two_sizes(dev):
     with pytest.raises(ValueError, match="power-of-two"):
         fft.fftn(dev(np.zeros((4, 6), np.complex64)))
+
+
+def _complex(rng, shape, dtype):
+    return (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(dtype)
+
+
+@pytest.mark.parametrize("method", ["direct", "fft"])
+@pytest.mark.parametrize("shape1, shape2, dtype", [((7,), (3,), np.complex128), ((3, 4), (2, 3), np.complex64)])
+def test_complex_inputs_match_scipy(shape1, shape2, dtype, method, rng, dev):
+    import scipy.signal
+    in1, in2 = _complex(rng, shape1, dtype), _complex(rng, shape2, dtype)
+    real = np.float32 if dtype == np.complex64 else np.float64
+    for mode in _modes(shape1, shape2):
+        for name in ("correlate", "convolve"):
+            out = getattr(ops, name)(dev(in1), dev(in2), mode, method).copy_to_host()
+            expected = getattr(scipy.signal, name)(in1, in2, mode)
+            assert out.dtype == dtype
+            assert_close(np.stack([out.real, out.imag]), np.stack([expected.real, expected.imag]), real)
+
+
+def test_complex_gradients_on_device_match_the_host(rng, dev):
+    in1, in2 = _complex(rng, (5, 4), np.complex128), _complex(rng, (2, 3), np.complex128)
+    grad_out = _complex(rng, ops.shapes.signal_output_shape(in1.shape, in2.shape, "same"), np.complex128)
+    for grad in (ops.convolve_grad, ops.correlate_grad):
+        expected = grad(grad_out, in1, in2, "same", "direct")
+        for a, e in zip(grad(dev(grad_out), dev(in1), dev(in2), "same", "direct"), expected):
+            np.testing.assert_allclose(a.copy_to_host(), e, atol=1e-10)
+
+
+def test_auto_takes_direct_for_non_finite_inputs(rng, dev):
+    """The device's rule picks the FFT for these shapes; an Inf makes it take the direct method, which keeps
+    the non-finite values where the products with them land."""
+    in1, in2 = rng.standard_normal(64), rng.standard_normal(64)
+    assert ops.choose_conv_method(dev(in1), dev(in2)) == "fft"
+    in1[3] = np.inf
+    out = ops.convolve(dev(in1), dev(in2)).copy_to_host()
+    expected = reference.convolve(in1, in2)
+    np.testing.assert_array_equal(np.isfinite(out), np.isfinite(expected))
+
+
+def test_device_arrays_of_other_dtypes_raise(dev):
+    with pytest.raises(TypeError, match="on CUDA"):
+        ops.correlate(dev(np.arange(4)), dev(np.arange(2)))
+    with pytest.raises(ValueError, match="1-3-D, non-empty"):
+        ops.convolve(dev(np.zeros(0)), dev(np.ones(2)))
+    with pytest.raises(NotImplementedError, match="CPU only"):
+        ops.oaconvolve(dev(np.ones(8)), dev(np.ones(2)))

@@ -106,7 +106,7 @@ def test_bad_signal_arguments(rng, in1_shape, in2_shape, mode, message):
 
 
 def test_signal_rejects_other_dtypes_and_methods(rng):
-    with pytest.raises(TypeError, match="complex128"):
-        ops.convolve(rng.standard_normal(5) + 1j, rng.standard_normal(3))
+    with pytest.raises(TypeError, match="object"):
+        ops.convolve(rng.standard_normal(5).astype(object), rng.standard_normal(3))
     with pytest.raises(ValueError, match="unknown correlate/convolve method"):
         ops.convolve(rng.standard_normal(5), rng.standard_normal(3), method="winograd")
