@@ -298,6 +298,7 @@ def check_signal_pair(in1, in2, mode):
                                 or all(b >= a for a, b in zip(in1.shape, in2.shape))):
         raise ValueError(f"for 'valid' mode one input must be at least as large as the other in every dimension, "
                          f"got {tuple(in1.shape)} and {tuple(in2.shape)}")
+    check_plane(signal_output_shape(in1.shape, in2.shape, "full"), "the full correlation of in1 and in2")
 
 
 def signal_output_shape(shape1, shape2, mode):

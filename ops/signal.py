@@ -319,7 +319,11 @@ def _grad_inputs(grad_out, in1, in2, mode):
     if in1.dtype.kind not in "fc" or in2.dtype.kind not in "fc":
         raise TypeError(f"gradients need float or complex inputs, got {in1.dtype} and {in2.dtype}")
     dtype = np.result_type(in1, in2)
-    return np.asarray(grad_out, dtype), in1.astype(dtype, copy=False), in2.astype(dtype, copy=False), kinds
+    grad_out = np.asarray(grad_out)
+    if grad_out.dtype.kind == "c" and dtype.kind != "c":
+        raise TypeError(f"grad_out is complex ({grad_out.dtype}) but the result of real inputs is real: "
+                        "its imaginary part would be lost")
+    return grad_out.astype(dtype, copy=False), in1.astype(dtype, copy=False), in2.astype(dtype, copy=False), kinds
 
 
 def _as_input(grad, is_complex):

@@ -328,3 +328,10 @@ def test_p4_conv(case):
         return reference.group_conv.p4_conv2d(checked_x, checked_w, None, **args)
     wanted = expected_or_error(oracle)
     check_against(outcome(ops.p4_conv2d, x, w, **args), wanted, x.dtype if is_valid_array(x) else None)
+
+
+def test_signal_gradients_refuse_a_complex_grad_out_of_a_real_result(rng):
+    in1, in2 = rng.standard_normal(10), rng.standard_normal(3)
+    for grad in (ops.correlate_grad, ops.convolve_grad):
+        with pytest.raises(TypeError, match="grad_out"):
+            grad(np.ones(12) + 1j, in1, in2, "full")
