@@ -59,7 +59,7 @@ def check_same_kind(**arrays):
 
 def is_int(value):
     """An int or NumPy integer, not a bool (True is an int to Python, never a size or a stride here)."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+    return type(value) is int or (isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)))
 
 
 def as_int(value, name, minimum):

@@ -380,24 +380,23 @@ def conv_grad_input(const floating[:, :, ::1] grad_out, const floating[:, ::1] w
 def conv_grad_weight(const floating[:, :, :, :, ::1] x, const floating[:, :, ::1] grad_out,
                      floating[:, :, ::1] partial, kernel, stride, pad, dilation, out_size,
                      Py_ssize_t groups, Py_ssize_t block, floating[:, ::1] work, int threads):
-    """partial[s] (K, C / groups * kvol) += grad_out @ cols^T over the s-th of `threads` equal runs of the
+    """partial[s] (K, C / groups * kvol) += grad_out @ cols^T over the s-th of S equal runs of the
     (image, block) tasks, each summed in order.
 
-    partial: (threads, K, C / groups * kvol), zero on entry; its sum over slots is the weight gradient.
+    partial: (S, K, C / groups * kvol), zero on entry, S >= 1 slots; its sum over slots is the weight gradient.
     """
     cdef Geometry g = _geometry(x.shape, kernel, stride, pad, dilation, out_size)
     cdef Py_ssize_t N = x.shape[0], K = grad_out.shape[1], Kg = K // groups, rows = (g.C // groups) * g.kvol
     cdef Py_ssize_t blocks = (g.L + block - 1) // block, tasks = N * blocks, task, n, l0, count, grp, slot
+    cdef Py_ssize_t slots = partial.shape[0]
     cdef bint identity = _is_identity(&g)
     cdef floating* cols
     cdef const floating* b
     cdef Py_ssize_t b_col
-    if partial.shape[0] < threads:
-        raise ValueError(f"partial has {partial.shape[0]} slots for {threads} threads")
     # Each slot sums a fixed run of tasks in order, whichever thread runs it: the same bits on every call.
-    for slot in prange(threads, nogil=True, schedule="static", num_threads=threads):
+    for slot in prange(slots, nogil=True, schedule="dynamic", num_threads=threads):
         cols = &work[threadid(), 0]
-        for task in range(slot * tasks // threads, (slot + 1) * tasks // threads):
+        for task in range(slot * tasks // slots, (slot + 1) * tasks // slots):
             n = task // blocks
             l0 = (task % blocks) * block
             count = min(block, g.L - l0)
@@ -555,36 +554,37 @@ def conv_implicit_grad_weight(const float[:, :, ::1] xp, const float[:, :, ::1] 
     position), and grad_out (N, K, Do * Ho * Wo), seen on that grid (zero off the outputs) as it is packed:
     partial[t] gets the sums over grid positions j < count of
     xp[n, g * Cg + c, offsets[c * T + tap] + step * j] * grad_out[n, g * Kg + k] (at j) of the (image, chunk of
-    positions) tasks of the t-th of `threads` equal runs of them, each summed in order, in one of two orientations:
+    positions) tasks of the t-th of S equal runs of them, each summed in order, in one of two orientations:
 
-    - taps_as_rows, partial (threads, groups, Cg * T, Kg): the taps, the deep operand, are read in place as the
+    - taps_as_rows, partial (S, groups, Cg * T, Kg): the taps, the deep operand, are read in place as the
       rows of A and only grad_out is packed (for 32 or more filters per group, which fill the kernel's columns);
-    - else partial (threads, groups, Kg, Cg * T): grad_out is A (packed) and the taps are packed (transposed,
+    - else partial (S, groups, Kg, Cg * T): grad_out is A (packed) and the taps are packed (transposed,
       8 x 8 blocks) as B.
 
-    partial: zero on entry, summed over slots afterwards. work: (threads, scratch_size(0, chunk, Kg)).
+    partial: S >= 1 slots, zero on entry, summed over slots afterwards. work: (threads, scratch_size(0, chunk, Kg)).
     float32 with the AVX-512 kernel only.
     """
     cdef sg_grid g
     cdef Py_ssize_t N = xp.shape[0], groups = partial.shape[1], Cg = xp.shape[1] // groups
     cdef Py_ssize_t Kg = grad_out.shape[1] // groups, depth = offsets.shape[0]
     cdef Py_ssize_t chunks = (count + chunk - 1) // chunk, tasks = N * chunks, task, n, grp, j0, slot, size
+    cdef Py_ssize_t slots = partial.shape[0]
     cdef float* scratch
     g.hq, g.wq, g.ho, g.wo = grid[1], grid[2], out_size[1], out_size[2]
     if not _fast:
         raise RuntimeError("the AVX-512 kernel is not in use on this CPU (fast_sgemm() is False)")
     if step not in (1, 2):
         raise ValueError(f"the implicit GEMM reads along W with step 1 or 2, not {step}")
-    if (partial.shape[0] < threads or (partial.shape[2], partial.shape[3]) != ((depth, Kg) if taps_as_rows else (Kg, depth))
+    if (slots < 1 or (partial.shape[2], partial.shape[3]) != ((depth, Kg) if taps_as_rows else (Kg, depth))
             or grad_out.shape[2] != out_size[0] * out_size[1] * out_size[2]
             or work.shape[1] < sg_b_work() + sg_a_size(<int>Kg, <int>chunk)):
         raise ValueError(f"partial {tuple(partial.shape)[:4]}, grad_out {tuple(grad_out.shape)[:3]} or work "
                          f"{tuple(work.shape)[:2]} do not match {threads} threads, {groups} groups of {Kg} filters, "
                          f"{depth} taps and outputs {tuple(out_size)}")
     # Each slot sums a fixed run of tasks in order, whichever thread runs it: the same bits on every call.
-    for slot in prange(threads, nogil=True, schedule="static", num_threads=threads):
+    for slot in prange(slots, nogil=True, schedule="dynamic", num_threads=threads):
         scratch = &work[threadid(), 0]
-        for task in range(slot * tasks // threads, (slot + 1) * tasks // threads):
+        for task in range(slot * tasks // slots, (slot + 1) * tasks // slots):
             n = task // chunks
             j0 = (task % chunks) * chunk
             size = min(chunk, count - j0)

@@ -33,8 +33,8 @@ Three engines compute the direct algorithm:
 Non-finite operands: the reference multiplies the zero padding too (0 * Inf = NaN), as gemm does, where the
 depthwise forward skips the padded taps; and the wide rows and the implicit GEMM's grid hold zeros beside
 the outputs (grad_out's, in the gradients), which would meet a non-finite weight (grad_input) or input
-(grad_weight) in sums that have no such term. So a non-finite weight (or, for the weight gradient, input)
-sends the call to gemm, whose sums have exactly the reference's terms.
+(grad_weight) in sums that have no such term. So a non-finite weight sends the call to gemm, whose sums have
+exactly the reference's terms, and so does a NaN in a weight gradient.
 """
 import functools
 import math
@@ -386,14 +386,21 @@ def grad_weight(x, grad_out, geom):
         native.conv_pairs_grad_weight(planes, grad_out.reshape(grad_out.shape[:2] + (-1,)), plan.offsets, grad,
                                       geom.groups, plan.lows, plan.padded, plan.out, work, n_threads)
         return grad.reshape(geom.weight_shape)
-    if not np.isfinite(x).all():
-        return gemm.grad_weight(x, grad_out, geom)
+    grad = _grid_grad_weight(x, grad_out, geom, plan, kind, n_threads)
+    # An Inf of x met by the grid's zeros comes out as NaN (as does a NaN the exact sums have too): then
+    # gemm decides. Checking the small result costs far less than checking x.
+    return gemm.grad_weight(x, grad_out, geom) if np.isnan(grad).any() else grad
+
+
+def _grid_grad_weight(x, grad_out, geom, plan, kind, n_threads):
+    """The weight gradient over the position grid: the implicit GEMM, or the Numba kernels' wide rows."""
     if kind == "implicit":  # products of the taps, from the input, with grad_out on the grid
         phases = _phases(geom)
         offsets = phases.tap_offsets
         kg = geom.out_channels // geom.groups
         taps_as_rows = kg >= TAPS_AS_ROWS_FILTERS
-        partial = np.zeros((n_threads, geom.groups) + ((offsets.size, kg) if taps_as_rows else (kg, offsets.size)),
+        slots = gemm.reduction_slots(n_threads, geom.groups * offsets.size * kg)
+        partial = np.zeros((slots, geom.groups) + ((offsets.size, kg) if taps_as_rows else (kg, offsets.size)),
                            x.dtype)
         work = np.empty((n_threads, native.scratch_size(0, _BLOCK, kg)), x.dtype)
         native.conv_implicit_grad_weight(phases.split(x), grad_out.reshape(grad_out.shape[:2] + (-1,)), offsets,
@@ -401,6 +408,7 @@ def grad_weight(x, grad_out, geom):
                                          _BLOCK, work, n_threads)
         partial = partial.sum(axis=0)
         return (partial.transpose(0, 2, 1) if taps_as_rows else partial).reshape(geom.weight_shape)
+    pairs = geom.out_channels * (geom.in_channels // geom.groups)
     chunks = min(geom.batch, max(1, -(-4 * n_threads // pairs)))
     partial = np.empty((chunks,) + geom.weight_shape[:2] + (len(plan.offsets),), x.dtype)
     _grad_weight(plan.pad_input(x), plan.to_rows(grad_out), plan.offsets, plan.bases, plan.step, partial)

@@ -6,7 +6,7 @@ the L2 cache and multiplies it there with sgemm/dgemm (scipy.linalg.cython_blas)
 straight into the (N, K, L) output; 1x1 stride-1 convs skip the packing. The
 tasks run on our OpenMP threads with BLAS single-threaded inside, so threads
 never nest. grad_input multiplies then scatters (col2im) one (image, group) per
-task; grad_weight sums per-thread partial products.
+task; grad_weight sums partial products, each over a fixed run of tasks.
 """
 import math
 
@@ -50,6 +50,13 @@ def _work(geom, dtype, n_threads, block):
     return np.empty((n_threads, native.scratch_size(_rows(geom), block, geom.out_channels)), dtype)
 
 
+def reduction_slots(threads, elements):
+    """How many partial sums of `elements` each a weight gradient keeps. It depends on the geometry and the thread
+    count alone, never on which thread runs what, so the sums' order and bits stay the same call after call; small
+    partials get four per thread, so that a thread that wakes late takes fewer of them."""
+    return 4 * threads if 4 * threads * elements <= 1 << 15 else threads
+
+
 def packed_weights(w2, groups, transposed=False):
     """Each group's (K / groups, R) block of w2 (K, R), or its transpose, packed once for the float32 kernel
     (empty where BLAS does the products)."""
@@ -88,7 +95,8 @@ def grad_weight(x, grad_out, geom):
     """x (N, C, *S), grad_out (N, K, *S_out) -> (K, C // groups, *k)."""
     n_threads = threads.get_num_threads()
     block = _block(geom, x.dtype)
-    partial = np.zeros((n_threads, geom.out_channels, _rows(geom) // geom.groups), x.dtype)
+    size = geom.out_channels * _rows(geom) // geom.groups
+    partial = np.zeros((reduction_slots(n_threads, size), geom.out_channels, _rows(geom) // geom.groups), x.dtype)
     native.conv_grad_weight(x.reshape(_five_d(x.shape)), grad_out.reshape(geom.batch, geom.out_channels, -1),
                             partial, *_args(geom), geom.groups, block, _work(geom, x.dtype, n_threads, block),
                             n_threads)
