@@ -13,6 +13,7 @@ ranking the GEMM against the direct kernel), or, after autotune(True), the
 fastest of the plausible candidates timed once on the call's own arrays (like
 cuDNN's benchmark mode), remembered per key.
 """
+import functools
 import importlib
 import math
 import time
@@ -288,6 +289,7 @@ def _choose(key, estimate, run, wait=lambda: None):
     return winner, results[winner]
 
 
+@functools.lru_cache(maxsize=None)
 def spreads_nonfinite(device, name):
     """Whether a conv algorithm may answer a NaN or Inf input otherwise than the direct sums do: transforms
     (FFT, Winograd) mix every input of a plane or tile into each output, so one Inf can become NaN there, or

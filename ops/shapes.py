@@ -88,11 +88,11 @@ def as_tuple(value, n, name, minimum):
 
 def as_shape(shape, name):
     """A shape argument (input_shape, weight_shape) as a tuple of positive Python ints."""
-    if not isinstance(shape, (tuple, list)) or not all(is_int(v) for v in shape):
+    if not isinstance(shape, (tuple, list)) or not all(map(is_int, shape)):
         raise TypeError(f"{name} must be a tuple of ints, got {shape!r}")
-    if any(v < 1 for v in shape):
+    if min(shape, default=1) < 1:
         raise ValueError(f"{name} must have positive sizes, got {tuple(shape)}")
-    return tuple(int(v) for v in shape)
+    return tuple(map(int, shape))
 
 
 def check_plane(spatial, what):
