@@ -297,16 +297,12 @@ def spreads_nonfinite(device, name):
     return getattr(_lookup(CONV_ALGORITHMS, device, name, "conv algorithm"), "SPREADS_NONFINITE", False)
 
 
-def _all_finite(arrays):
-    import numpy as np
-    return all(a is None or np.isfinite(a).all() for a in arrays)
-
-
 class _AutoConv:
     """A conv algorithm that picks the actual one per op and dtype on each call.
 
     On the CPU, an algorithm that spreads non-finite values runs only on finite inputs: otherwise the cheapest
-    exact one does, so that 'auto' gives the reference's NaN and Inf whichever algorithm the shape favours.
+    exact one does, so that 'auto' gives the reference's NaN and Inf whichever algorithm the shape favours
+    (shapes.all_finite: one BLAS pass per input, only where the pick is such an algorithm).
     (CUDA's 'auto' ranks only its exact algorithms, the direct kernel and the GEMM.)
     """
 
@@ -324,7 +320,8 @@ class _AutoConv:
         threads = _threads()
         estimate = lambda: {name: conv_cost(name, op, geom, dtype.itemsize, threads) for name in names}
         name, result = _choose(("conv", op, geom, dtype.str, threads), estimate, run)
-        if spreads_nonfinite(self.device, name) and not _all_finite(args):
+        from . import shapes
+        if spreads_nonfinite(self.device, name) and not all(a is None or shapes.all_finite(a) for a in args):
             costs = estimate()
             name = cheapest({n: c for n, c in costs.items() if not spreads_nonfinite(self.device, n)})
             result = None
