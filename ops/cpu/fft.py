@@ -25,15 +25,21 @@ def spectra_product(in1, in2, fft_shape, axes):
     return inverse(spectrum, fft_shape, axes=axes, workers=workers, overwrite_x=True)
 
 
-def convolve(in1, in2, mode="full", axes=None):
-    """Like scipy.signal.fftconvolve for float32/float64/complex64/complex128 arrays, in1, in2 already checked;
-    the result has their common dtype."""
-    dtype = in1.dtype if in1.dtype == in2.dtype else np.result_type(in1, in2)
+def axes_plan(in1, in2, mode, axes):
+    """What an FFT method needs of scipy.signal's `axes`: (in1, in2 in the order 'valid' needs, the axes to
+    transform, the full result's shape, the crop of the mode's result from it). No axes: in1 * in2 is the result."""
     axes, swap = shapes.signal_axes(in1.shape, in2.shape, mode, axes)
     if swap:
         in1, in2 = in2, in1
     full_shape, out_shape = shapes.signal_axes_shapes(in1.shape, in2.shape, mode, axes)
-    crop = shapes.signal_crop(full_shape, out_shape)
+    return in1, in2, axes, full_shape, shapes.signal_crop(full_shape, out_shape)
+
+
+def convolve(in1, in2, mode="full", axes=None):
+    """Like scipy.signal.fftconvolve for float32/float64/complex64/complex128 arrays, in1, in2 already checked;
+    the result has their common dtype."""
+    dtype = in1.dtype if in1.dtype == in2.dtype else np.result_type(in1, in2)
+    in1, in2, axes, full_shape, crop = axes_plan(in1, in2, mode, axes)
     if not axes:
         return np.ascontiguousarray((in1 * in2)[crop], dtype=dtype)
     fast_shape = [scipy.fft.next_fast_len(full_shape[a], real=dtype.kind != "c") for a in axes]

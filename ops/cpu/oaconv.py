@@ -13,8 +13,7 @@ import math
 import numpy as np
 import scipy.fft
 
-from .. import shapes
-from .fft import spectra_product
+from .fft import axes_plan, spectra_product
 
 
 def _fft_length(signal, kernel):
@@ -58,11 +57,7 @@ def convolve(in1, in2, mode="full", axes=None):
     """scipy.signal.oaconvolve(in1, in2, mode, axes) by overlap-add along `axes` (all by default); the other
     axes broadcast. Real or complex float arrays, already checked; the result has their common dtype."""
     dtype = np.result_type(in1, in2)
-    axes, swap = shapes.signal_axes(in1.shape, in2.shape, mode, axes)
-    if swap:
-        in1, in2 = in2, in1
-    full_shape, out_shape = shapes.signal_axes_shapes(in1.shape, in2.shape, mode, axes)
-    crop = shapes.signal_crop(full_shape, out_shape)
+    in1, in2, axes, full_shape, crop = axes_plan(in1, in2, mode, axes)
     if not axes:
         return np.ascontiguousarray((in1 * in2)[crop], dtype=dtype)
     axes = sorted(axes)
