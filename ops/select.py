@@ -108,8 +108,8 @@ def _fft_seconds(shape):
 
 
 def _fast_products(itemsize):
-    from ._native import im2col
-    return itemsize == 4 and im2col.fast_sgemm()
+    from ._native import products
+    return itemsize == 4 and products.fast_sgemm()
 
 
 def _tile_waste(rows):

@@ -1,5 +1,5 @@
 /* The transforms of Winograd's F(2x2, 3x3) in float32 with AVX-512, 16 tiles of a tile row at a time
-   (ops/_native/im2col.pyx's conv_winograd; its scalar loops do the same for float64 and other CPUs).
+   (ops/_native/winograd.pyx's conv_winograd; its scalar loops do the same for float64 and other CPUs).
 
    wg_input:  v[e * ld + t] = (B^T d B)[e], d the 4x4 patch at rows 2 ty .. 2 ty + 3, columns 2 tx .. 2 tx + 3
               of the padded plane, B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]];

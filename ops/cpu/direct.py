@@ -44,7 +44,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import shapes, threads
-from .._native import im2col as native
+from .._native import depthwise, implicit, padding, products
 from . import gemm
 
 _FLAGS = dict(parallel=True, cache=True, fastmath=True)
@@ -74,7 +74,7 @@ def padded_planes(x, lows, phases, volume):
     """(N, C, *S) -> (N, C, volume): each plane zero-padded with the input at `lows`, split into the stride
     phases (sd, sh, Dq, Hq, Wr) (see _Phases; (1, 1, D, H, W) pads only), flattened, zeros to the end."""
     planes = np.empty(x.shape[:2] + (volume,), x.dtype)
-    native.pad_planes(_planes(x), planes.reshape(-1, volume), lows, phases, threads.get_num_threads())
+    padding.pad_planes(_planes(x), planes.reshape(-1, volume), lows, phases, threads.get_num_threads())
     return planes
 
 
@@ -240,7 +240,7 @@ def _native_kind(geom, dtype, op):
     """Which native kernel computes this forward or weight gradient: 'depthwise' (one channel per filter,
     stride 1), 'implicit' (the implicit GEMM, >= 4 filters per group, a stride of 1 or 2 along W), or None
     (the Numba kernels). Native kernels need float32 and an AVX-512 CPU."""
-    if dtype != np.float32 or not native.fast_sgemm():
+    if dtype != np.float32 or not products.fast_sgemm():
         return None
     stride_one = all(s == 1 for s in geom.stride)
     if geom.groups == geom.in_channels == geom.out_channels:
@@ -307,15 +307,16 @@ def _native_forward(x, w, bias, geom, kind):
     bias = np.zeros(geom.out_channels, x.dtype) if bias is None else bias
     if kind == "depthwise":
         fill = (1,) * (3 - geom.nd)
-        native.conv_depthwise(x.reshape(out.shape[:2] + (-1,)), w.reshape(geom.out_channels, -1), bias, out,
-                              fill + geom.in_spatial, fill + geom.out_spatial, fill + geom.kernel,
-                              fill + geom.dilation, (0,) * len(fill) + tuple(lo for lo, _ in geom.padding), n_threads)
+        depthwise.conv_depthwise(x.reshape(out.shape[:2] + (-1,)), w.reshape(geom.out_channels, -1), bias, out,
+                                 fill + geom.in_spatial, fill + geom.out_spatial, fill + geom.kernel,
+                                 fill + geom.dilation, (0,) * len(fill) + tuple(lo for lo, _ in geom.padding),
+                                 n_threads)
         return out.reshape(geom.output_shape)
     phases = _phases(geom)
     w2 = w.reshape(geom.out_channels, -1)
     packed = gemm.packed_weights(w2, geom.groups)
-    native.conv_implicit(phases.split(x), packed, phases.tap_offsets, bias, out, geom.groups, phases.grid,
-                         phases.out, phases.step, _BLOCK, n_threads)
+    implicit.conv_implicit(phases.split(x), packed, phases.tap_offsets, bias, out, geom.groups, phases.grid,
+                           phases.out, phases.step, _BLOCK, n_threads)
     return out.reshape(geom.output_shape)
 
 
@@ -383,8 +384,8 @@ def grad_weight(x, grad_out, geom):
             planes, work = _planes(x), np.empty((n_threads, plan.volume), x.dtype)
         else:  # planes shared by several filters: padded once
             planes, work = plan.pad_input(x).reshape(-1, 1, 1, plan.volume), np.empty((0, 0), x.dtype)
-        native.conv_pairs_grad_weight(planes, grad_out.reshape(grad_out.shape[:2] + (-1,)), plan.offsets, grad,
-                                      geom.groups, plan.lows, plan.padded, plan.out, work, n_threads)
+        depthwise.conv_pairs_grad_weight(planes, grad_out.reshape(grad_out.shape[:2] + (-1,)), plan.offsets, grad,
+                                         geom.groups, plan.lows, plan.padded, plan.out, work, n_threads)
         return grad.reshape(geom.weight_shape)
     grad = _grid_grad_weight(x, grad_out, geom, plan, kind, n_threads)
     # An Inf of x met by the grid's zeros comes out as NaN (as does a NaN the exact sums have too): then
@@ -402,10 +403,10 @@ def _grid_grad_weight(x, grad_out, geom, plan, kind, n_threads):
         slots = gemm.reduction_slots(n_threads, geom.groups * offsets.size * kg)
         partial = np.zeros((slots, geom.groups) + ((offsets.size, kg) if taps_as_rows else (kg, offsets.size)),
                            x.dtype)
-        work = np.empty((n_threads, native.scratch_size(0, _BLOCK, kg)), x.dtype)
-        native.conv_implicit_grad_weight(phases.split(x), grad_out.reshape(grad_out.shape[:2] + (-1,)), offsets,
-                                         partial, taps_as_rows, phases.grid, phases.out, phases.count(), phases.step,
-                                         _BLOCK, work, n_threads)
+        work = np.empty((n_threads, products.scratch_size(0, _BLOCK, kg)), x.dtype)
+        implicit.conv_implicit_grad_weight(phases.split(x), grad_out.reshape(grad_out.shape[:2] + (-1,)), offsets,
+                                           partial, taps_as_rows, phases.grid, phases.out, phases.count(), phases.step,
+                                           _BLOCK, work, n_threads)
         partial = partial.sum(axis=0)
         return (partial.transpose(0, 2, 1) if taps_as_rows else partial).reshape(geom.weight_shape)
     pairs = geom.out_channels * (geom.in_channels // geom.groups)

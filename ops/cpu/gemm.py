@@ -1,6 +1,6 @@
 """Convolution as im2col + matrix products (the workhorse for many channels).
 
-The Cython extension (ops._native.im2col) does the work: each task packs one
+The Cython extension (ops._native.gemm) does the work: each task packs one
 block of output positions of one image into a per-thread buffer that stays in
 the L2 cache and multiplies it there with sgemm/dgemm (scipy.linalg.cython_blas)
 straight into the (N, K, L) output; 1x1 stride-1 convs skip the packing. The
@@ -13,7 +13,8 @@ import math
 import numpy as np
 
 from .. import threads
-from .._native import im2col as native
+from .._native import gemm as native
+from .._native import products
 
 # Bytes of packed columns per block: half of the 1 MiB L2 per core of the machine we measure on,
 # so the block, a panel of the weights and the output block all stay there.
@@ -47,7 +48,7 @@ def _block(geom, dtype):
 
 
 def _work(geom, dtype, n_threads, block):
-    return np.empty((n_threads, native.scratch_size(_rows(geom), block, geom.out_channels)), dtype)
+    return np.empty((n_threads, products.scratch_size(_rows(geom), block, geom.out_channels)), dtype)
 
 
 def reduction_slots(threads, elements):
@@ -61,9 +62,9 @@ def packed_weights(w2, groups, transposed=False):
     """Each group's (K / groups, R) block of w2 (K, R), or its transpose, packed once for the float32 kernel
     (empty where BLAS does the products)."""
     m, k = w2.shape[0] // groups, w2.shape[1]
-    fast = w2.dtype == np.float32 and native.fast_sgemm()
-    packed = np.empty(groups * native.packed_size(*((k, m) if transposed else (m, k))) if fast else 0, w2.dtype)
-    native.pack_weights(w2, groups, transposed, packed)
+    fast = w2.dtype == np.float32 and products.fast_sgemm()
+    packed = np.empty(groups * products.packed_size(*((k, m) if transposed else (m, k))) if fast else 0, w2.dtype)
+    products.pack_weights(w2, groups, transposed, packed)
     return packed
 
 

@@ -7,12 +7,13 @@ The kernel beats this machine's OpenBLAS sgemm at every size measured, one threa
 import numpy as np
 
 from .. import threads
-from .._native import im2col as native
+from .._native import matmul as native
+from .._native import products
 
 
 def matmul(a, b):
     """a @ b with NumPy's semantics (batched, broadcast, any float dtype)."""
-    if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype == np.float32 and native.fast_sgemm() and a.size and b.size:
+    if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype == np.float32 and products.fast_sgemm() and a.size and b.size:
         if a.shape[1] != b.shape[0]:
             raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not match (inner sizes differ)")
         out = np.empty((a.shape[0], b.shape[1]), np.float32)

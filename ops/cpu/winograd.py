@@ -4,7 +4,7 @@ Each 2x2 block of outputs (a tile) is A^T [(G g G^T) * (B^T d B)] A, d the tile'
 3x3 filter: 16 multiplications per tile and channel where the direct sum takes 36. Summed over channels,
 the 16 elementwise products become 16 matrix products, (K, C) filters by (C, tiles), on the float32 kernel
 of ops/_native/sgemm.h (BLAS for float64): 2.25 times fewer flops than any im2col or direct method, for
-transforms that stay in the L2 cache (ops/_native/im2col.pyx: conv_winograd). The transforms add a little
+transforms that stay in the L2 cache (ops/_native/winograd.pyx: conv_winograd). The transforms add a little
 rounding: a few 1e-7 relative in float32 on the bench shapes. Other geometries raise NotImplementedError
 (the selector never picks it there).
 
@@ -16,7 +16,8 @@ import math
 import numpy as np
 
 from .. import threads
-from .._native import im2col as native
+from .._native import products
+from .._native import winograd as native
 from . import direct, gemm
 
 # Tile rows per task: as many as keep a task's transforms and products near 64 tiles (in the L2 cache).
@@ -58,7 +59,7 @@ def forward(x, w, bias, geom):
     u = _transformed(w)
     packed = gemm.packed_weights(u.reshape(-1, u.shape[2]), 16)  # the 16 (K, C) matrices
     block_rows = max(1, _TILES_PER_TASK // tiles[1])
-    per_thread = 16 * (geom.in_channels + geom.out_channels) * block_rows * tiles[1] + native.scratch_size(0, 0, 0)
+    per_thread = 16 * (geom.in_channels + geom.out_channels) * block_rows * tiles[1] + products.scratch_size(0, 0, 0)
     out = np.empty((geom.batch, geom.out_channels, math.prod(geom.out_spatial)), x.dtype)
     native.conv_winograd(xp, u, packed, bias, out, wq, tiles, geom.out_spatial, block_rows,
                          np.empty((n_threads, per_thread), x.dtype), n_threads)

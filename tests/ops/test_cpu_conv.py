@@ -104,12 +104,12 @@ def test_conv_transpose_matches_the_reference(rng, algorithm):
 @pytest.fixture(params=[True, False], ids=["avx512-kernel", "blas"])
 def product(request):
     """Run a test with the float32 products on sgemm.h's kernel (where the CPU has AVX-512) and on BLAS."""
-    from ops._native import im2col
-    before = im2col.fast_sgemm(request.param)
-    if request.param and not im2col.fast_sgemm(request.param):
+    from ops._native import products
+    before = products.fast_sgemm(request.param)
+    if request.param and not products.fast_sgemm(request.param):
         pytest.skip("this CPU has no AVX-512")
     yield request.param
-    im2col.fast_sgemm(before)
+    products.fast_sgemm(before)
 
 
 def test_gemm_across_the_kernel_blocking_edges(rng, product):

@@ -16,11 +16,11 @@ def conv_choice(x_shape, w_shape, nd=2, stride=1, padding=0, groups=1, op="forwa
 
 @pytest.mark.parametrize("op", ["forward", "grad_input", "grad_weight"])
 def test_the_cost_model_picks_the_obvious_algorithm(op):
-    from ops._native import im2col
+    from ops._native import products
     # many channels: Winograd's F(2x2, 3x3) for 3x3 stride-1 convs where its transforms run on AVX-512 (float32),
     # but for the weight gradient; elsewhere the implicit GEMM of 'direct' where it runs (float32 on AVX-512;
     # strided convs' forward only), else im2col + GEMM; the two come close for the weight gradient
-    fast = im2col.fast_sgemm()
+    fast = products.fast_sgemm()
     many = {"winograd"} if fast and op != "grad_weight" else {"direct", "gemm"} if fast else {"gemm"}
     assert conv_choice((8, 64, 56, 56), (64, 64, 3, 3), padding=1, op=op) in many
     assert conv_choice((8, 64, 56, 56), (64, 64, 3, 3), padding=1, op=op, itemsize=8) == "gemm"

@@ -1,4 +1,6 @@
-"""The Cython extension is compiled, imported as such, and packs exactly what a NumPy im2col packs."""
+"""The Cython extensions are compiled, imported as such, share one fast_sgemm switch, and pack exactly what a NumPy
+im2col packs."""
+import importlib
 import importlib.machinery
 import subprocess
 import sys
@@ -6,12 +8,33 @@ import sys
 import numpy as np
 import pytest
 
-from ops._native import im2col as native
+from ops._native import depthwise, implicit, matmul, products
+from ops._native import gemm as native
 from tests.helpers import assert_close
 
 
-def test_the_compiled_module_is_the_one_imported():
-    assert native.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)), native.__file__
+@pytest.mark.parametrize("name", ["products", "gemm", "implicit", "depthwise", "winograd", "matmul", "padding"])
+def test_the_compiled_modules_are_the_ones_imported(name):
+    module = importlib.import_module(f"ops._native.{name}")
+    assert module.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES)), module.__file__
+
+
+def test_fast_sgemm_switches_every_module():
+    """Turned off in products, the AVX-512-only kernels of the other modules refuse to run."""
+    before = products.fast_sgemm(False)
+    one = np.zeros((1, 1), np.float32)
+    planes = np.zeros((1, 1, 1), np.float32)
+    ones = (1, 1, 1)
+    try:
+        with pytest.raises(RuntimeError, match="fast_sgemm"):
+            matmul.matmul(one, one, one.copy(), 1)
+        with pytest.raises(RuntimeError, match="fast_sgemm"):
+            implicit.conv_implicit(planes, one[0], np.zeros(1, np.intp), one[0], planes.copy(), 1, ones, ones, 1, 1, 1)
+        with pytest.raises(RuntimeError, match="fast_sgemm"):
+            depthwise.conv_depthwise(planes, one, one[0], planes.copy(), ones, ones, ones, ones, (0, 0, 0), 1)
+    finally:
+        products.fast_sgemm(before)
+    assert products.fast_sgemm() == before
 
 
 def numpy_im2col(x, kernel, stride, pad, dilation, out_size):
