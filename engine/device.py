@@ -1,7 +1,7 @@
 """Devices: where a Tensor's array lives and which array namespace computes on it.
 
 The engine does its array math through the device's `xp` namespace (NumPy's
-functions and a few fused ones: engine.cpu_xp on the CPU, ops.cuda.xp on the
+functions and a few fused ones: ops.cpu.xp on the CPU, ops.cuda.xp on the
 GPU) and everything else through `ops`, which accepts host arrays and CUDA
 device arrays alike. The CUDA device is set up on first use, so `import engine`
 never imports numba.cuda; where no GPU (and no simulator) is found, asking for
@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import cpu_xp
+from ops.cpu import xp as cpu_xp
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class Device:
     to_host: Callable
 
 
-CPU = Device("cpu", cpu_xp, lambda a: isinstance(a, np.ndarray), np.asarray, np.asarray)
+CPU = Device("cpu", cpu_xp, cpu_xp.owns, np.asarray, np.asarray)
 _DEVICES = {"cpu": CPU}
 KNOWN_DEVICES = ("cpu", "cuda")
 

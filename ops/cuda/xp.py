@@ -2,7 +2,7 @@
 
 engine registers this module as the 'cuda' device's array namespace (`xp`), so
 the engine's graph Functions run one code path on host arrays (xp = NumPy, see
-engine.cpu_xp) and on device arrays. Everything here runs as kernels on the
+ops.cpu.xp) and on device arrays. Everything here runs as kernels on the
 device; no data crosses to the host (a host array where a device array is
 expected is a TypeError that says so).
 

@@ -1,8 +1,8 @@
-"""ops.cuda.xp, NumPy's functions on device arrays, against NumPy itself (engine.cpu_xp for the fused ones)."""
+"""ops.cuda.xp, NumPy's functions on device arrays, against NumPy itself (ops.cpu.xp for the fused ones)."""
 import numpy as np
 import pytest
 
-from engine import cpu_xp
+from ops.cpu import xp as cpu_xp
 from ops.cuda import xp
 from tests.helpers import assert_close
 
@@ -15,7 +15,7 @@ def _host(a):
 
 def test_both_namespaces_offer_the_same_functions():
     missing = [name for name in xp.__all__ if not callable(getattr(cpu_xp, name, None))]
-    assert not missing, f"engine.cpu_xp lacks {missing}"
+    assert not missing, f"ops.cpu.xp lacks {missing}"
     assert all(callable(getattr(xp, name)) for name in xp.__all__)
 
 

@@ -1,7 +1,9 @@
-"""The buffer cache (ops/_native/buffers.pyx) as NumPy's memory handler: reuse, zeroing, resizing, limits."""
+"""The buffer cache (ops/_native/buffers.pyx) as NumPy's memory handler: reuse, zeroing, resizing, limits;
+ops.cpu.buffers.run, which installs it around one call."""
 import numpy as np
 import pytest
 
+import ops.cpu.buffers
 from ops._native import buffers
 
 
@@ -72,3 +74,13 @@ def test_small_buffers_and_the_limit(cache):
         assert cache.cached_bytes() == 0
     finally:
         assert cache.set_limit(before) == 1_000_000
+
+
+def test_run_installs_the_cache_only_for_its_call():
+    get_handler_name = getattr(np, "_core", getattr(np, "core", None)).multiarray.get_handler_name
+    before = get_handler_name()
+    inside = ops.cpu.buffers.run(lambda: np.empty(100_000))
+    assert get_handler_name(inside) == "convref_buffer_cache" and get_handler_name() == before
+    with pytest.raises(ZeroDivisionError):
+        ops.cpu.buffers.run(lambda: 1 / 0)
+    assert get_handler_name() == before

@@ -2,8 +2,9 @@
 
 The engine computes on a tensor's array through its device's namespace `xp`:
 this module on the CPU, ops.cuda.xp on the GPU. The NumPy functions below are
-NumPy's own; the fused ones compose NumPy and exist because the CUDA namespace
-runs each of them as one kernel (same names, arguments and results there).
+NumPy's own (matmul: ops.cpu.matmul's); the fused ones compose NumPy and exist
+because the CUDA namespace runs each of them as one kernel (same names,
+arguments and results there).
 """
 import operator
 
@@ -13,14 +14,15 @@ from numpy import (abs, add, argmax, array, asarray, broadcast_to, copyto, divid
                    swapaxes, tanh, transpose, zeros, zeros_like)
 from scipy.special import erf  # noqa: F401
 
+from .matmul import matmul  # noqa: F401
+
 getitem = operator.getitem
 setitem = operator.setitem
 
 
-def matmul(a, b):
-    """a @ b through ops.cpu.matmul, imported at the first product (that import sets BLAS to one thread)."""
-    from ops.cpu.matmul import matmul as cpu_matmul
-    return cpu_matmul(a, b)
+def owns(a):
+    """True for a NumPy array: the CPU device's arrays."""
+    return isinstance(a, np.ndarray)
 
 
 def relu_grad(grad, out):
