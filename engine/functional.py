@@ -37,6 +37,7 @@ def _with_bias(x, weight, bias):
 # --- convolutions ---------------------------------------------------------
 class Conv(Function):
     """convNd(x, weight[, bias]); input grad: convNd_grad_input, weight grad: convNd_grad_weight."""
+    passes = _CONV  # nd -> (forward, input gradient, weight gradient)
 
     def __init__(self, nd, stride, padding, dilation, groups):
         self.nd = nd
@@ -44,35 +45,25 @@ class Conv(Function):
 
     def forward(self, x, weight, bias=None):
         self.x, self.weight = x, weight
-        return _CONV[self.nd][0](x, weight, bias, **self.args)
+        return self.passes[self.nd][0](x, weight, bias, **self.args)
 
     def backward(self, grad):
-        _, grad_input, grad_weight = _CONV[self.nd]
+        _, grad_input, grad_weight = self.passes[self.nd]
         need = self.needs_input_grad
         return (grad_input(grad, self.weight, self.x.shape, **self.args) if need[0] else None,
                 grad_weight(self.x, grad, self.weight.shape, **self.args) if need[1] else None,
                 _channel_sum(grad) if len(need) > 2 and need[2] else None)
 
 
-class ConvTranspose(Function):
+class ConvTranspose(Conv):
     """conv_transposeNd(x, weight[, bias]): the input gradient of a conv, so its own gradients are that conv
     (input grad) and that conv's weight gradient with the roles of input and output swapped."""
+    passes = _CONV_TRANSPOSE
 
     def __init__(self, nd, stride, padding, output_padding, groups, dilation):
         self.nd = nd
         self.args = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups,
                          dilation=dilation)
-
-    def forward(self, x, weight, bias=None):
-        self.x, self.weight = x, weight
-        return _CONV_TRANSPOSE[self.nd][0](x, weight, bias, **self.args)
-
-    def backward(self, grad):
-        _, grad_input, grad_weight = _CONV_TRANSPOSE[self.nd]
-        need = self.needs_input_grad
-        return (grad_input(grad, self.weight, self.x.shape, **self.args) if need[0] else None,
-                grad_weight(self.x, grad, self.weight.shape, **self.args) if need[1] else None,
-                _channel_sum(grad) if len(need) > 2 and need[2] else None)
 
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):

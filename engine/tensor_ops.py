@@ -243,28 +243,24 @@ class Log(Function):
         return (device_of(grad).xp.divide(grad, self.a),)
 
 
-class LogSoftmax(Function):
-    def __init__(self, dim):
-        self.dim = dim
-
-    def forward(self, a):
-        self.out = device_of(a).xp.log_softmax(a, self.dim)
-        return self.out
-
-    def backward(self, grad):
-        return (device_of(grad).xp.log_softmax_grad(grad, self.out, self.dim),)
-
-
 class Softmax(Function):
+    """softmax(a, dim), or what `name` says (log_softmax): the backward needs only the output, through the
+    device's `name`_grad."""
+    name = "softmax"
+
     def __init__(self, dim):
         self.dim = dim
 
     def forward(self, a):
-        self.out = device_of(a).xp.softmax(a, self.dim)
+        self.out = getattr(device_of(a).xp, self.name)(a, self.dim)
         return self.out
 
     def backward(self, grad):
-        return (device_of(grad).xp.softmax_grad(grad, self.out, self.dim),)
+        return (getattr(device_of(grad).xp, f"{self.name}_grad")(grad, self.out, self.dim),)
+
+
+class LogSoftmax(Softmax):
+    name = "log_softmax"
 
 
 class Sqrt(Function):

@@ -30,6 +30,15 @@ def parser(description, epochs, out_name):
     return p
 
 
+def training_options(p, lr, out_name):
+    """Add the options of the scripts that train small CNNs on the digits: --batch, --lr (Adam's, default lr),
+    --train-size and --out."""
+    p.add_argument("--batch", type=int, default=32, help="training batch size")
+    p.add_argument("--lr", type=float, default=lr, help="Adam's learning rate")
+    p.add_argument("--train-size", type=int, default=None, help="train on the first N training digits only")
+    p.add_argument("--out", type=Path, default=OUT, help=f"folder for {out_name}")
+
+
 def accuracy(model, x, y, device, batch_size=500):
     """Fraction of correct predictions, in evaluation mode and without a graph."""
     model.eval()

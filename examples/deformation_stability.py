@@ -38,7 +38,6 @@ import _common  # noqa: E402
 import engine as E  # noqa: E402
 from engine import nn  # noqa: E402
 
-OUT = _common.OUT
 AMPLITUDES = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
 SIDE = 16
 POOLS = {"max-pool": lambda: nn.MaxPool2d(2), "blur-pool": lambda: nn.BlurPool2d(3, 2, max_pool=True)}
@@ -92,12 +91,9 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=6, help="training epochs per CNN")
     parser.add_argument("--amplitudes", type=float, nargs="+", default=list(AMPLITUDES),
                         help="maximum displacements to measure, in pixels of the 16x16 image")
-    parser.add_argument("--batch", type=int, default=32, help="training batch size")
-    parser.add_argument("--lr", type=float, default=5e-3, help="Adam's learning rate")
-    parser.add_argument("--train-size", type=int, default=None, help="train on the first N training digits only")
     parser.add_argument("--test-size", type=int, default=None, help="measure on the first N test digits only")
     parser.add_argument("--seed", type=int, default=0, help="seeds initialisation, batch order and the fields")
-    parser.add_argument("--out", type=Path, default=OUT, help="folder for deformation_stability.png")
+    _common.training_options(parser, lr=5e-3, out_name="deformation_stability.png")
     args = parser.parse_args(argv)
     (x_train, y_train), (x_test, y_test) = E.data.load_digits()
     x_train, y_train = upsample(x_train[:args.train_size]), y_train[:args.train_size]

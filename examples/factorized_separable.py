@@ -21,6 +21,7 @@ Run: python examples/factorized_separable.py [--channels C] [--size S] [--repeat
 writes factorized_separable.png.
 """
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -30,10 +31,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
 import ops  # noqa: E402
 from ops import shapes  # noqa: E402
 
-OUT = Path(__file__).resolve().parent / "out"
+OUT = _common.OUT
 
 # Each variant maps (N, C, H, W) to (N, C, H - 4, W - 4) with valid convs.
 VARIANTS = {"5x5": [(5, 5)], "two 3x3": [(3, 3), (3, 3)], "1x5 + 5x1": [(1, 5), (5, 1)]}
@@ -208,7 +211,6 @@ def main(argv=None):
               f" | {image.shape[0]}x{image.shape[1]} image filter (float64, ops.correlate direct) {filters[name] * 1e3:7.2f} ms"
               f"  (speed-up {filters['5x5'] / filters[name]:.2f})")
 
-    args.out.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(2, 4, figsize=(17, 8))
     names = list(VARIANTS)
     for ax, values, title in [(axes[0, 0], [costs[n]["params"] for n in names], "parameters"),
@@ -230,11 +232,7 @@ def main(argv=None):
     axes[1, 3].set_title("singular values / largest (rank-1 exact when the rest vanish)", fontsize=9)
     axes[1, 3].set_xlabel("index")
     axes[1, 3].legend(fontsize=8)
-    fig.tight_layout()
-    path = args.out / "factorized_separable.png"
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    print(f"wrote {path}")
+    _common.save_figure(fig, args.out, "factorized_separable.png")
     return {"costs": costs, "identity": identity, "fits": fits, "layer_time": layer, "filter_time": filters}
 
 

@@ -16,6 +16,7 @@ edge detection, sharpen and Gaussian blur kernels through `ops.correlate` and
 Run: python examples/filters.py [--size N] [--out DIR]; writes filters.png.
 """
 import argparse
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -24,9 +25,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
 import ops  # noqa: E402
 
-OUT = Path(__file__).resolve().parent / "out"
+OUT = _common.OUT
 
 EDGE = np.array([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]], float)
 SHARPEN = np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], float)
@@ -93,7 +96,6 @@ def main(argv=None):
         results["shift"][name + "_displacement"] = (dy, dx)
         print(f"shift kernel: {name} moves the image by (dy, dx) = ({dy:+d}, {dx:+d})")
 
-    args.out.mkdir(parents=True, exist_ok=True)
     # (title, picture, colour map, signed): signed maps are shown symmetric around 0.
     panels = [("original", image, "gray", False),
               ("edge (corr = conv)", results["edge"]["corr"], "gray", True),
@@ -112,11 +114,7 @@ def main(argv=None):
             ax.imshow(picture, cmap=cmap, vmin=0, vmax=1)
         ax.set_title(title, fontsize=10)
         ax.axis("off")
-    fig.tight_layout()
-    path = args.out / "filters.png"
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    print(f"wrote {path}")
+    _common.save_figure(fig, args.out, "filters.png")
     return results
 
 

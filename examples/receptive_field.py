@@ -13,6 +13,7 @@ recurrence r <- r + (k - 1) * j, j <- j * s (j: the layer's input step in pixels
 Run: python examples/receptive_field.py [--depth N] [--out DIR]; writes receptive_field.png.
 """
 import argparse
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -21,10 +22,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
 import ops  # noqa: E402
 from ops import shapes  # noqa: E402
 
-OUT = Path(__file__).resolve().parent / "out"
+OUT = _common.OUT
 
 # (stride, padding, the output side the lecture states) for a 7x7 input and a 3x3 filter
 LECTURE_CASES = [(1, 0, 5), (2, 0, 3), (1, 1, 7), (2, 1, 4)]
@@ -134,7 +137,6 @@ def main(argv=None):
         fields[name] = {"layers": layers, "predicted": predicted, "measured": measured, "gradient": grads[-1]}
         print(f"{name:<27} " + " ".join(f"{m}({p})" for m, p in zip(measured, predicted)))
 
-    args.out.mkdir(parents=True, exist_ok=True)
     fig = plt.figure(figsize=(15, 6.5))
     for i, (stride, padding, claimed) in enumerate(LECTURE_CASES):
         draw_case(fig.add_subplot(2, 4, 1 + i + 2 * (i // 2)), stride, padding, claimed)
@@ -152,11 +154,7 @@ def main(argv=None):
     ax.set_title(f"input gradient of one unit after {len(deep['layers'])} 3x3 convs\n"
                  f"(receptive field {deep['measured'][-1]}x{deep['measured'][-1]}, weight peaks in the centre)", fontsize=9)
     ax.axis("off")
-    fig.tight_layout()
-    path = args.out / "receptive_field.png"
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    print(f"wrote {path}")
+    _common.save_figure(fig, args.out, "receptive_field.png")
     return {"sizes": sizes, "fields": fields}
 
 

@@ -38,7 +38,6 @@ import engine as E  # noqa: E402
 import ops  # noqa: E402
 from engine import nn  # noqa: E402
 
-OUT = _common.OUT
 TURNS = (0, 1, 2, 3)
 SOBEL = np.array([[1.0, 0, -1], [2, 0, -2], [1, 0, -1]]).reshape(1, 1, 3, 3)
 
@@ -119,11 +118,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=6, help="training epochs per CNN (0 skips the training part)")
     parser.add_argument("--width", type=int, default=8, help="channels of the p4 CNN's first layer (the second has 2x)")
-    parser.add_argument("--batch", type=int, default=32, help="training batch size")
-    parser.add_argument("--lr", type=float, default=1e-2, help="Adam's learning rate")
-    parser.add_argument("--train-size", type=int, default=None, help="train on the first N training digits only")
     parser.add_argument("--seed", type=int, default=0, help="seeds initialisation and batch order")
-    parser.add_argument("--out", type=Path, default=OUT, help="folder for rotation_equivariance.png")
+    _common.training_options(parser, lr=1e-2, out_name="rotation_equivariance.png")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
 

@@ -26,6 +26,7 @@ Run: python examples/shift_equivariance.py [--epochs E] [--seeds K] [--max-shift
 writes shift_equivariance.png.
 """
 import argparse
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -34,9 +35,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
 import ops  # noqa: E402
 
-OUT = Path(__file__).resolve().parent / "out"
 TOY = np.array([0, 0, 1, 1] * 4, float)
 POOLS = ("max", "avg", "maxblur3", "maxblur5")
 
@@ -218,13 +220,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=128, help="side of the photograph crop (even)")
     parser.add_argument("--epochs", type=int, default=5, help="training epochs per CNN (0 skips the CNN part)")
-    parser.add_argument("--batch", type=int, default=32, help="training batch size")
-    parser.add_argument("--lr", type=float, default=5e-3, help="Adam's learning rate")
     parser.add_argument("--max-shift", type=int, default=1, help="random shifts are in [-max_shift, max_shift] pixels")
     parser.add_argument("--pairs", type=int, default=5, help="random shift pairs per test image")
     parser.add_argument("--seeds", type=int, default=1, help="trainings per pooling (the mean is printed)")
-    parser.add_argument("--train-size", type=int, default=None, help="train on the first N training digits only")
-    parser.add_argument("--out", type=Path, default=OUT, help="folder for shift_equivariance.png")
+    _common.training_options(parser, lr=5e-3, out_name="shift_equivariance.png")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     image = load_image(args.size)
@@ -258,7 +257,6 @@ def main(argv=None):
                   f"shifted {row['shifted_accuracy']:.1%}  (trained in {row['seconds']:.1f} s)"
                   + (f"  [{row['collapsed']} model(s) near chance: they predict almost one class]" if row["collapsed"] else ""))
 
-    args.out.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(2, 4, figsize=(18, 7.5))
     axes = axes.ravel()
     axes[0].step(range(len(TOY)), TOY, where="mid", label="x")
@@ -286,11 +284,7 @@ def main(argv=None):
     else:
         axes[6].axis("off")
         axes[7].axis("off")
-    fig.tight_layout()
-    path = args.out / "shift_equivariance.png"
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    print(f"wrote {path}")
+    _common.save_figure(fig, args.out, "shift_equivariance.png")
     return {"conv_equivariance": equivariance, "toy": toy, "toy_change": toy_change, "pooled": pooled, "cnn": cnn}
 
 

@@ -22,6 +22,7 @@ Run: python examples/template_matching.py [--scale S] [--noise SIGMA] [--out DIR
 writes template_matching.png.
 """
 import argparse
+import sys
 from pathlib import Path
 
 import matplotlib
@@ -30,9 +31,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
 import ops  # noqa: E402
 
-OUT = Path(__file__).resolve().parent / "out"
+OUT = _common.OUT
 FACE = (80, 175, 80, 80)  # top, left, height, width of the astronaut's face in the 512x512 photograph
 
 
@@ -98,7 +101,6 @@ def main(argv=None):
     print(f"raw correlation at the face is {raw[truth] / raw.max():.3f} of its maximum; "
           f"{np.mean(raw > raw[truth]):.1%} of windows score higher")
 
-    args.out.mkdir(parents=True, exist_ok=True)
     fig, axes = plt.subplots(1, 4, figsize=(17, 4.6), gridspec_kw={"width_ratios": [1, 0.35, 1, 1]})
     axes[0].imshow(image, cmap="gray", vmin=0, vmax=1)
     for (y, x), colour, label in [(truth, "lime", "true face"), (raw_peak, "red", "raw peak"), (ncc_peak, "cyan", "NCC peak")]:
@@ -115,11 +117,7 @@ def main(argv=None):
         fig.colorbar(shown, ax=ax, fraction=0.046)
     for ax in axes:
         ax.axis("off")
-    fig.tight_layout()
-    path = args.out / "template_matching.png"
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    print(f"wrote {path}")
+    _common.save_figure(fig, args.out, "template_matching.png")
     return {"truth": truth, "raw_peak": raw_peak, "ncc_peak": ncc_peak, "ncc": ncc, "raw": raw,
             "image": image, "template": template}
 

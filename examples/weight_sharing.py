@@ -35,7 +35,6 @@ import ops  # noqa: E402
 from engine import functional as F  # noqa: E402
 from engine import nn  # noqa: E402
 
-OUT = _common.OUT
 SIDE, KERNEL = 8, 3
 LAYERS = ("fully connected", "locally connected", "convolution")
 
@@ -121,11 +120,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0, help="training wall time per layer kind")
     parser.add_argument("--channels", type=int, default=8, help="output channels of the first layer")
-    parser.add_argument("--batch", type=int, default=32, help="training batch size")
-    parser.add_argument("--lr", type=float, default=2e-3, help="Adam's learning rate")
-    parser.add_argument("--train-size", type=int, default=None, help="train on the first N training digits only")
     parser.add_argument("--seed", type=int, default=0, help="seeds initialisation and batch order")
-    parser.add_argument("--out", type=Path, default=OUT, help="folder for weight_sharing.png")
+    _common.training_options(parser, lr=2e-3, out_name="weight_sharing.png")
     args = parser.parse_args(argv)
     rng = np.random.default_rng(args.seed)
 
