@@ -13,9 +13,9 @@ from .._native import products
 
 def matmul(a, b):
     """a @ b with NumPy's semantics (batched, broadcast, any float dtype)."""
+    if a.ndim == 2 and b.ndim == 2 and a.shape[1] != b.shape[0]:
+        raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not match (inner sizes differ)")
     if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype == np.float32 and products.fast_sgemm() and a.size and b.size:
-        if a.shape[1] != b.shape[0]:
-            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not match (inner sizes differ)")
         out = np.empty((a.shape[0], b.shape[1]), np.float32)
         native.matmul(np.ascontiguousarray(a), np.ascontiguousarray(b), out, threads.get_num_threads())
         return out
