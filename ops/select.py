@@ -68,20 +68,36 @@ CUDA_GEMM_MIN_FILTERS = 16  # filters per group (input channels per group for gr
 # autotune times only the candidates the model puts within this factor of its favourite.
 AUTOTUNE_SPREAD = 8.0
 
-_autotune = {"on": False}
-_winners = {}  # measured by autotune
+_autotune = {"on": False, "cache": None}
+_winners = {}  # measured by autotune (or read from its cache file)
 _picks = {}    # the cost model's choices
 
 
-def autotune(enabled=True):
+def autotune(enabled=True, cache=None):
     """Time the plausible conv algorithms (and CPU signal methods) once per (op, geometry, dtype, threads or
     device) and keep the fastest.
 
-    Returns the previous setting. Turning it off keeps what was measured; new keys use the cost model.
+    cache: a JSON file of winners (ops.tuning_cache): those measured on this machine are read now, and each
+    new measurement is written back, so that the next process times nothing twice. A missing file starts
+    empty; one that is not such a file raises ValueError.
+    Returns the previous setting. Turning it off keeps what was measured or read; new keys use the cost model,
+    and the file is no longer written.
     """
+    if cache is not None and enabled:
+        from . import tuning_cache
+        for key, name in tuning_cache.load(cache).items():
+            if name in _candidates(key):
+                _winners.setdefault(key, name)
     previous = _autotune["on"]
-    _autotune["on"] = bool(enabled)
+    _autotune.update(on=bool(enabled), cache=cache if enabled else None)
     return previous
+
+
+def _candidates(key):
+    """The algorithms (or signal methods) 'auto' chooses among for a key of _choose."""
+    if key[0] == "signal":
+        return SIGNAL_METHODS["cpu"]
+    return [name for name in CONV_ALGORITHMS["cuda" if key[-1] == "cuda" else "cpu"] if name != "reference"]
 
 
 def _lookup(table, device, name, what):
@@ -286,6 +302,9 @@ def _choose(key, estimate, run, wait=lambda: None):
         timings[name] = time.perf_counter() - start
     winner = min(timings, key=timings.get)
     _winners[key] = winner
+    if _autotune["cache"] is not None:
+        from . import tuning_cache
+        tuning_cache.save(_autotune["cache"], _winners.copy())
     return winner, results[winner]
 
 
