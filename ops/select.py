@@ -308,6 +308,14 @@ def _choose(key, estimate, run, wait=lambda: None):
     return winner, results[winner]
 
 
+def chosen(op, geom, dtype, device="cpu"):
+    """The conv algorithm 'auto' takes for this pass ('forward', 'grad_input' or 'grad_weight'), geometry and
+    dtype at the current thread count, on finite inputs: what autotune measured, else the cost model's pick;
+    None before 'auto' first ran that pass."""
+    key = ("conv", op, geom, dtype.str, "cuda" if device == "cuda" else _threads())
+    return _winners.get(key, _picks.get(key))
+
+
 @functools.lru_cache(maxsize=None)
 def spreads_nonfinite(device, name):
     """Whether a conv algorithm may answer a NaN or Inf input otherwise than the direct sums do: transforms
