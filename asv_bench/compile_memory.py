@@ -12,9 +12,9 @@ import gc
 import tracemalloc
 
 import numpy as np
+from compare_training import lenet
 
 import engine as E
-from compare_training import lenet
 
 
 def main():

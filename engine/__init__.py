@@ -7,11 +7,11 @@
 """
 from . import buffers, data, functional, nn, optim
 from .checkpoint import load_checkpoint, save_checkpoint
-from .trace import Compiled, compile
 from .graph import is_grad_enabled, no_grad
 from .random import manual_seed
 from .serialize import load, save
 from .tensor import Tensor, cat, stack, tensor
+from .trace import Compiled, compile
 
 __all__ = ["Tensor", "tensor", "cat", "stack", "no_grad", "is_grad_enabled", "manual_seed", "save", "load", "save_checkpoint", "load_checkpoint", "compile", "Compiled",
            "functional", "nn", "optim", "data", "buffers"]

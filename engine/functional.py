@@ -8,10 +8,10 @@ import numpy as np
 
 import ops
 
+from . import tensor_ops as T
 from .device import device_of
 from .graph import Function
 from .random import generator_or_default
-from . import tensor_ops as T
 from .tensor import Tensor, apply
 
 _CONV = {nd: (getattr(ops, f"conv{nd}d"), getattr(ops, f"conv{nd}d_grad_input"),

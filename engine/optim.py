@@ -15,8 +15,10 @@ groups' hyperparameters and each parameter's buffers (as NumPy arrays), numbered
 """
 import numpy as np
 
-from . import buffers
-from . import lr_scheduler  # noqa: F401  (E.optim.lr_scheduler, as torch.optim.lr_scheduler)
+from . import (
+    buffers,
+    lr_scheduler,  # noqa: F401  (E.optim.lr_scheduler, as torch.optim.lr_scheduler)
+)
 from .device import device_of
 from .graph import no_grad
 

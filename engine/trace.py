@@ -28,8 +28,8 @@ import threading
 
 import numpy as np
 
-from . import functional as F
 from . import buffers, graph
+from . import functional as F
 from . import tensor_ops as T
 from .device import device_of
 from .tensor import Tensor

@@ -37,6 +37,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
+
 import ops  # noqa: E402
 
 TOY = np.array([0, 0, 1, 1] * 4, float)

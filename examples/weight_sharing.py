@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
+
 import engine as E  # noqa: E402
 import ops  # noqa: E402
 from engine import functional as F  # noqa: E402

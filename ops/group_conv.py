@@ -20,7 +20,7 @@ shifts the rotation axis by one, exactly:
 """
 import numpy as np
 
-from . import conv, shapes
+from . import conv
 
 ROTATIONS = 4
 

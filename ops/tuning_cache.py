@@ -41,8 +41,8 @@ def fingerprint(device):
     """What this machine's timings depend on, for keys of `device` ('cpu' or 'cuda'); None for CUDA without
     a GPU (its groups then match nothing)."""
     from . import __version__
-    from ._native import im2col
-    found = {"cpu": _cpu_model(), "cpu_count": os.cpu_count(), "fast_sgemm": bool(im2col.fast_sgemm()),
+    from ._native import products
+    found = {"cpu": _cpu_model(), "cpu_count": os.cpu_count(), "fast_sgemm": bool(products.fast_sgemm()),
              "numpy": metadata.version("numpy"), "numba": metadata.version("numba"),
              "scipy": metadata.version("scipy"), "ops": __version__}
     if device == "cuda":

@@ -24,6 +24,7 @@ class ChunkedCorrelate:
         else:
             try:
                 import dask.array as da
+
                 import ops.dask as ops_dask
             except ImportError:
                 raise NotImplementedError('dask is not installed (pip install -e ".[dask]")') from None

@@ -4,6 +4,7 @@ their line beside ours. PyTorch is never a dependency: without it these benchmar
 """
 import numpy as np
 import scipy.signal
+
 from ops import shapes as op_shapes
 from ops.reference.pool import blur_filter
 

@@ -3,8 +3,17 @@ import ops
 from ops import select
 from ops import shapes as op_shapes
 
-from .backends import (BACKENDS, REFERENCE_MAX_FLOPS, best_seconds, random, require_backend, require_listed,
-                       synchronize, to_backend, warm_up)
+from .backends import (
+    BACKENDS,
+    REFERENCE_MAX_FLOPS,
+    best_seconds,
+    random,
+    require_backend,
+    require_listed,
+    synchronize,
+    to_backend,
+    warm_up,
+)
 from .shapes import CONV
 
 ALGORITHMS = ["auto", "gemm", "direct", "fft", "winograd", "reference"]

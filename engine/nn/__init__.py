@@ -8,9 +8,22 @@ from .layers import GELU, Dropout, Flatten, Identity, LeakyReLU, Linear, ReLU, R
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss
 from .module import Module, Parameter, Sequential
 from .norm import BatchNorm1d, BatchNorm2d, BatchNorm3d
-from .pool import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveAvgPool3d, AdaptiveMaxPool1d, AdaptiveMaxPool2d,
-                   AdaptiveMaxPool3d, AvgPool1d, AvgPool2d, AvgPool3d, BlurPool1d, BlurPool2d, MaxPool1d, MaxPool2d,
-                   MaxPool3d)
+from .pool import (
+                   AdaptiveAvgPool1d,
+                   AdaptiveAvgPool2d,
+                   AdaptiveAvgPool3d,
+                   AdaptiveMaxPool1d,
+                   AdaptiveMaxPool2d,
+                   AdaptiveMaxPool3d,
+                   AvgPool1d,
+                   AvgPool2d,
+                   AvgPool3d,
+                   BlurPool1d,
+                   BlurPool2d,
+                   MaxPool1d,
+                   MaxPool2d,
+                   MaxPool3d,
+)
 from .upsample import Upsample
 
 __all__ = ["functional", "init", "utils", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity", "Conv1d", "Conv2d",

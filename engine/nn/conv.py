@@ -1,7 +1,7 @@
 """Convolution layers: Conv1d/2d/3d and ConvTranspose1d/2d/3d, PyTorch's arguments and default init."""
 import numpy as np
 
-from ops.shapes import normalise_padding, as_tuple
+from ops.shapes import as_tuple, normalise_padding
 
 from .. import functional as F
 from . import init

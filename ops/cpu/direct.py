@@ -39,7 +39,6 @@ exactly the reference's terms, and so does a NaN in a weight gradient.
 import functools
 import math
 
-import numba
 import numpy as np
 from numba import njit, prange
 

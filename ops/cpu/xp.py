@@ -9,9 +9,35 @@ arguments and results there).
 import operator
 
 import numpy as np
-from numpy import (abs, add, argmax, array, asarray, broadcast_to, copyto, divide, exp, log,  # noqa: F401
-                   max, maximum, mean, minimum, multiply, negative, ones, power, reshape, sqrt, subtract, sum,
-                   swapaxes, tanh, transpose, zeros, zeros_like)
+from numpy import (  # noqa: F401
+    abs,
+    add,
+    argmax,
+    array,
+    asarray,
+    broadcast_to,
+    copyto,
+    divide,
+    exp,
+    log,
+    max,
+    maximum,
+    mean,
+    minimum,
+    multiply,
+    negative,
+    ones,
+    power,
+    reshape,
+    sqrt,
+    subtract,
+    sum,
+    swapaxes,
+    tanh,
+    transpose,
+    zeros,
+    zeros_like,
+)
 from scipy.special import erf  # noqa: F401
 
 from .matmul import matmul  # noqa: F401

@@ -140,7 +140,7 @@ def adaptive_max_pool(x, out_spatial):
         best = np.argmax(block, axis=-1)
         out[(Ellipsis,) + cell] = np.take_along_axis(block, best[..., None], -1)[..., 0]
         local = np.unravel_index(best, [s.stop - s.start for s in box])
-        indices[(Ellipsis,) + cell] = np.ravel_multi_index(tuple(l + s.start for l, s in zip(local, box)), spatial)
+        indices[(Ellipsis,) + cell] = np.ravel_multi_index(tuple(at + s.start for at, s in zip(local, box)), spatial)
     return out, indices
 
 

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from ops.cuda import arrays, elementwise as ew
+from ops.cuda import arrays
+from ops.cuda import elementwise as ew
 from ops.cuda.indexing import ARGMAX, MAX
 from tests.helpers import assert_close, numerical_grad
 

@@ -5,7 +5,8 @@ import pytest
 
 import ops
 from ops import reference, shapes
-from ops.cuda import arrays, elementwise as ew, gemm
+from ops.cuda import arrays, gemm
+from ops.cuda import elementwise as ew
 from tests.helpers import assert_close
 
 pytestmark = pytest.mark.cuda

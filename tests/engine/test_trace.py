@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 import engine as E
-from engine import graph, trace
-from engine import nn
+from engine import graph, nn, trace
 from engine.functional import cross_entropy
 from engine.tensor import apply
 

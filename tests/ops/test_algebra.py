@@ -1,6 +1,7 @@
 """The convolution algebra of the lecture, as property tests on random signals and kernels."""
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import ops
 from tests.helpers import assert_close

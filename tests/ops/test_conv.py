@@ -5,8 +5,7 @@ import pytest
 import scipy.signal
 
 import ops
-from ops import select, shapes
-from ops import reference
+from ops import reference, select, shapes
 from tests.helpers import assert_close, numerical_grad
 
 CONV = {1: ops.conv1d, 2: ops.conv2d, 3: ops.conv3d}
@@ -39,7 +38,6 @@ def random_case(rng, nd, dtype=np.float64, small=False):
 
 def by_scipy(x, w, b, stride, padding, dilation, groups):
     """conv as sums of scipy.signal.correlate over channel pairs, with a zero-dilated kernel, then subsampled."""
-    nd = x.ndim - 2
     xp = np.pad(x, ((0, 0), (0, 0)) + tuple((p, p) for p in padding))
     dilated_shape = tuple(d * (k - 1) + 1 for k, d in zip(w.shape[2:], dilation))
     wd = np.zeros(w.shape[:2] + dilated_shape)

@@ -17,7 +17,6 @@ FUNCTIONAL = {1: E.functional.conv_transpose1d, 2: E.functional.conv_transpose2d
 def scattered(x, w, stride, padding, output_padding, groups, dilation):
     """Each input element adds x * w[tap] at position i * stride - padding + tap * dilation of the output."""
     n, c_in = x.shape[:2]
-    nd = x.ndim - 2
     cg_in, cg_out = c_in // groups, w.shape[1]
     size = [(i - 1) * s - 2 * p + d * (k - 1) + op + 1
             for i, s, p, d, k, op in zip(x.shape[2:], stride, padding, dilation, w.shape[2:], output_padding)]

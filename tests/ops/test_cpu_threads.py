@@ -18,6 +18,7 @@ def restore_threads():
 
 def blas_threads():
     from threadpoolctl import threadpool_info
+
     import ops.cpu  # noqa: F401  (its import claims BLAS)
     return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
 
