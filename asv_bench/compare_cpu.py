@@ -153,7 +153,7 @@ def run_torch(threads, parts):
                     times[f"pool {name} backward"] = best_seconds(
                         lambda: torch.ops.aten.avg_pool2d_backward(out, x, k, s, p, False, True, None))
                 else:  # no blur-pool in PyTorch: reflect pad + depthwise binomial conv, as the layer is usually written
-                    from ops.reference.pool import blur_filter
+                    from ops.shapes import blur_filter
                     c = x.shape[1]
                     filt = torch.from_numpy(np.ascontiguousarray(np.broadcast_to(blur_filter(case.kernel, 2, np.float32),
                                                                                  (c, 1, case.kernel, case.kernel))))

@@ -24,7 +24,6 @@ import dask.array as da
 import numpy as np
 
 from . import conv, pool, shapes, signal
-from .reference.pool import blur_filter, blur_geometry
 
 
 def _check_dask(x, name):
@@ -158,8 +157,8 @@ def _blur_pool2d_block(block, filt, stride):
 def blur_pool2d(x, filt_size=3, stride=2):
     """ops.blur_pool2d over a dask array x (N, C, H, W) -> (N, C, (H - 1) // stride + 1, (W - 1) // stride + 1)."""
     x = _check_dask(x, "input")
-    pads, geom = blur_geometry(x.shape, filt_size, stride)
-    filt = blur_filter(filt_size, 2, x.dtype)[None, None]
+    pads, geom = shapes.blur_geometry(x.shape, filt_size, stride)
+    filt = shapes.blur_filter(filt_size, 2, x.dtype)[None, None]
     block_op = functools.partial(_blur_pool2d_block, filt=filt, stride=geom.stride)
     return _sliding(x, (2, 3), (pads[0],) * 2, geom.kernel, geom.stride, geom.out_spatial, None, block_op,
                     mode="reflect")

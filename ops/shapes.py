@@ -402,3 +402,41 @@ def signal_axes_shapes(shape1, shape2, mode, axes):
     if mode == "same":
         return full, tuple(shape1)
     return full, tuple(a - b + 1 if i in axes else f for i, (a, b, f) in enumerate(zip(shape1, shape2, full)))
+
+
+def adaptive_windows(size, out):
+    """PyTorch's adaptive-pooling windows along one dim: [floor(i * size / out), ceil((i + 1) * size / out))."""
+    starts = [(i * size) // out for i in range(out)]
+    ends = [-((-(i + 1) * size) // out) for i in range(out)]
+    return starts, ends
+
+
+BINOMIAL_ROWS = {1: [1.0], 2: [1.0, 1.0], 3: [1.0, 2.0, 1.0], 4: [1.0, 3.0, 3.0, 1.0],
+                 5: [1.0, 4.0, 6.0, 4.0, 1.0], 6: [1.0, 5.0, 10.0, 10.0, 5.0, 1.0],
+                 7: [1.0, 6.0, 15.0, 20.0, 15.0, 6.0, 1.0]}
+
+
+def blur_filter(filt_size, nd, dtype):
+    """The normalised binomial low-pass filter of Zhang's BlurPool, outer product over nd dims."""
+    row = np.array(BINOMIAL_ROWS[filt_size])
+    filt = row
+    for _ in range(nd - 1):
+        filt = np.multiply.outer(filt, row)
+    return (filt / filt.sum()).astype(dtype)
+
+
+def blur_geometry(input_shape, filt_size, stride):
+    """Blur-pool = reflect pad ((f-1)//2, f//2), then a depthwise stride-s conv with the binomial filter.
+
+    Returns (pads, geom) where geom is the ConvGeometry of that depthwise conv on the padded input.
+    """
+    if filt_size not in BINOMIAL_ROWS:
+        raise ValueError(f"filt_size must be 1 to 7, got {filt_size!r}")
+    n, c = input_shape[:2]
+    nd = len(input_shape) - 2
+    pads = ((filt_size - 1) // 2, filt_size // 2)
+    for i, size in enumerate(input_shape[2:]):
+        if size <= max(pads):
+            raise ValueError(f"blur-pool reflect padding {pads} needs a spatial size above {max(pads)}, got {size} in dim {i}")
+    padded = (n, c) + tuple(size + sum(pads) for size in input_shape[2:])
+    return pads, conv_geometry(padded, (c, 1) + (filt_size,) * nd, nd, stride, 0, 1, c)

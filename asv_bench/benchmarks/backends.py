@@ -53,7 +53,7 @@ def synchronize(backend):
         cuda.synchronize()
 
 
-# The oracle's entry points; helpers such as ops.reference.pool.blur_filter stay usable by kernels.
+# The oracle's entry points; the kernels' shared geometry (ops.shapes: blur_filter, blur_geometry) lies outside it.
 REFERENCE_OPS = {
     "ops.reference.conv": ("forward", "grad_input", "grad_weight"),
     "ops.reference.pool": ("max_pool", "max_pool_grad_input", "avg_pool", "avg_pool_grad_input",

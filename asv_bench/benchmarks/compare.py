@@ -6,7 +6,7 @@ import numpy as np
 import scipy.signal
 
 from ops import shapes as op_shapes
-from ops.reference.pool import blur_filter
+from ops.shapes import blur_filter
 
 from .backends import best_seconds, random
 from .shapes import CONV, LENET_BATCH, LENET_CLASSES, POOL, POOL_INPUT, SIGNAL, lenet5

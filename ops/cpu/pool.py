@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ..reference.pool import BINOMIAL_ROWS, blur_geometry
+from .. import shapes
 
 
 def _triple(values, fill):
@@ -299,10 +299,10 @@ def avg_pool_grad_input(grad_out, geom, count_include_pad=True):
 
 @functools.lru_cache(maxsize=256)
 def _blur_args(input_shape, filt_size, stride, dtype):
-    """Checks (through the reference's blur_geometry), the output shape, and the kernel's per-dim filter rows;
+    """Checks (through shapes.blur_geometry), the output shape, and the kernel's per-dim filter rows;
     made once per shape, as _window is."""
-    pads, geom = blur_geometry(input_shape, filt_size, stride)
-    row = np.array(BINOMIAL_ROWS[filt_size])
+    pads, geom = shapes.blur_geometry(input_shape, filt_size, stride)
+    row = np.array(shapes.BINOMIAL_ROWS[filt_size])
     rows = np.zeros((3, 7), dtype)
     rows[:, 0] = 1.0
     rows[3 - geom.nd:, :filt_size] = row / row.sum()

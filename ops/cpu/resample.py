@@ -8,7 +8,7 @@ window kernel, and its gradient is ops.cpu.pool's scatter to the recorded indice
 import numpy as np
 from numba import njit, prange
 
-from ..reference.resample import adaptive_windows
+from .. import shapes
 from .pool import _planes, scatter_to_indices
 
 
@@ -79,7 +79,7 @@ def _adaptive_max(x, out, idx, z_start, z_end, y_start, y_end, x_start, x_end):
 def _window_arrays(in_spatial, out_spatial):
     """Start and end arrays of the adaptive windows along (D, H, W)."""
     pairs = [([0], [1])] * (3 - len(in_spatial))
-    pairs += [adaptive_windows(size, out) for size, out in zip(in_spatial, out_spatial)]
+    pairs += [shapes.adaptive_windows(size, out) for size, out in zip(in_spatial, out_spatial)]
     return [np.asarray(a, np.int64) for pair in pairs for a in pair]
 
 

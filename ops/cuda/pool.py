@@ -12,7 +12,7 @@ import functools
 import numpy as np
 from numba import cuda
 
-from ..reference import pool as reference
+from .. import shapes
 from . import arrays, direct
 from .indexing import covering_window, unravel5
 
@@ -157,7 +157,7 @@ def avg_pool_grad_input(grad_out, geom, count_include_pad=True):
 @functools.lru_cache(maxsize=64)
 def _blur_weight(filt_size, nd, dtype, channels):
     """The depthwise binomial weight (channels, 1, *filt), uploaded once per shape and dtype."""
-    filt = reference.blur_filter(filt_size, nd, dtype)
+    filt = shapes.blur_filter(filt_size, nd, dtype)
     return cuda.to_device(np.ascontiguousarray(np.broadcast_to(filt, (channels, 1) + filt.shape)))
 
 
@@ -211,7 +211,7 @@ def _reflect_pad_grad(grad_padded, grad_x, lead):
 
 
 def blur_pool(x, filt_size, stride):
-    pads, geom = reference.blur_geometry(tuple(x.shape), filt_size, stride)
+    pads, geom = shapes.blur_geometry(tuple(x.shape), filt_size, stride)
     padded = arrays.empty(geom.input_shape, x.dtype)
     lead = arrays.three((pads[0],) * geom.nd, 0)
     _reflect_pad[arrays.grid(padded.size)](arrays.five_d(x), arrays.five_d(padded), lead)
@@ -220,7 +220,7 @@ def blur_pool(x, filt_size, stride):
 
 
 def blur_pool_grad_input(grad_out, input_shape, filt_size, stride):
-    pads, geom = reference.blur_geometry(tuple(input_shape), filt_size, stride)
+    pads, geom = shapes.blur_geometry(tuple(input_shape), filt_size, stride)
     if tuple(grad_out.shape) != geom.output_shape:
         raise ValueError(f"grad_out has shape {tuple(grad_out.shape)}, blur-pool produces {geom.output_shape}")
     weight = _blur_weight(filt_size, geom.nd, np.dtype(grad_out.dtype).str, geom.in_channels)

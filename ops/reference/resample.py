@@ -10,15 +10,10 @@ import math
 
 import numpy as np
 
+from .. import shapes
+
 PAD_MODES = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
 INTERPOLATE_MODES = ("nearest", "linear", "bilinear", "trilinear")
-
-
-def adaptive_windows(size, out):
-    """PyTorch's adaptive-pooling windows along one dim: [floor(i * size / out), ceil((i + 1) * size / out))."""
-    starts = [(i * size) // out for i in range(out)]
-    ends = [-((-(i + 1) * size) // out) for i in range(out)]
-    return starts, ends
 
 
 def nearest_sources(size, out, scale):
@@ -60,7 +55,7 @@ def linear_1d(x, out, scale, align_corners):
 
 
 def adaptive_avg_1d(x, out):
-    starts, ends = adaptive_windows(x.shape[-1], out)
+    starts, ends = shapes.adaptive_windows(x.shape[-1], out)
     return np.stack([x[..., a:b].mean(axis=-1) for a, b in zip(starts, ends)], axis=-1)
 
 
@@ -131,7 +126,7 @@ def adaptive_avg_pool_grad_input(grad_out, input_shape):
 def adaptive_max_pool(x, out_spatial):
     """(out, indices): each adaptive window's maximum and its flat position in the input plane (int64)."""
     spatial = x.shape[2:]
-    windows = [list(zip(*adaptive_windows(size, o))) for size, o in zip(spatial, out_spatial)]
+    windows = [list(zip(*shapes.adaptive_windows(size, o))) for size, o in zip(spatial, out_spatial)]
     out = np.empty(x.shape[:2] + tuple(out_spatial), x.dtype)
     indices = np.empty(out.shape, np.int64)
     for cell in np.ndindex(*out_spatial):
