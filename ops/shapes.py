@@ -315,6 +315,20 @@ def signal_crop(full_shape, out_shape):
     return tuple(slice((f - o) // 2, (f - o) // 2 + o) for f, o in zip(full_shape, out_shape))
 
 
+def signal_conv_geometry(shape1, shape2, mode):
+    """The ConvGeometry (one image, one channel, one filter) of correlating a shape1 input with a shape2 kernel,
+    padded (unevenly where the mode centres) so that its outputs are exactly SciPy's `mode` result: the direct signal
+    method of both devices."""
+    out = signal_output_shape(shape1, shape2, mode)
+    full = signal_output_shape(shape1, shape2, "full")
+    padding = []
+    for a, b, o, f in zip(shape1, shape2, out, full):
+        lead = b - 1 - (f - o) // 2
+        padding.append((lead, o - a + b - 1 - lead))
+    ones = (1,) * len(shape1)
+    return ConvGeometry(1, 1, 1, 1, tuple(shape1), tuple(shape2), ones, tuple(padding), ones, out)
+
+
 # scipy.signal's functions take every numeric family: bool, signed and unsigned integers, floats, complex.
 SIGNAL_KINDS = "biufc"
 

@@ -414,17 +414,3 @@ def _grid_grad_weight(x, grad_out, geom, plan, kind, n_threads):
     _grad_weight(plan.pad_input(x), plan.to_rows(grad_out), plan.offsets, plan.bases, plan.step, partial)
     return partial.sum(axis=0).reshape(geom.weight_shape)
 
-
-def convolve(in1, in2, mode="full"):
-    """scipy.signal.convolve(in1, in2, mode) of two 1-3-D arrays: the forward kernel with one image,
-    one channel and one filter (in2 flipped), padded so that its outputs are the mode's crop of the full result."""
-    if mode == "valid" and any(b > a for a, b in zip(in1.shape, in2.shape)):
-        in1, in2 = in2, in1  # convolution commutes; 'valid' needs the larger input first
-    out_shape = shapes.signal_output_shape(in1.shape, in2.shape, mode)
-    full_shape = shapes.signal_output_shape(in1.shape, in2.shape, "full")
-    starts = [crop.start for crop in shapes.signal_crop(full_shape, out_shape)]
-    pads = tuple((b - 1 - s, o + s - a) for a, b, s, o in zip(in1.shape, in2.shape, starts, out_shape))
-    nd = in1.ndim
-    geom = shapes.ConvGeometry(1, 1, 1, 1, in1.shape, in2.shape, (1,) * nd, pads, (1,) * nd, out_shape)
-    kernel = np.ascontiguousarray(np.flip(in2)).reshape((1, 1) + in2.shape)
-    return forward(in1.reshape((1, 1) + in1.shape), kernel, None, geom).reshape(out_shape)

@@ -1,6 +1,6 @@
 """The direct method of ops.correlate / convolve on the CPU, for every dtype family scipy.signal takes.
 
-float32 and float64 run the direct conv kernel (ops.cpu.direct.convolve) as they are; the
+float32 and float64 run the direct conv kernel (ops.cpu.direct.forward over shapes.signal_conv_geometry) as they are; the
 other families are composed from it:
 - complex: Gauss's three real products, (a + ib)(c + id) = ac - bd + i((a + b)(c + d) - ac - bd),
   two when one input is real;
@@ -37,6 +37,15 @@ def convolve(in1, in2, mode="full"):
     return _exact(in1, in2, mode, dtype)
 
 
+def _by_kernel(in1, in2, mode):
+    """convolve(in1, in2, mode) of two float32 or float64 1-3-D arrays: the direct conv forward with one image, one
+    channel and one filter (in2 flipped), padded so that its outputs are the mode's result."""
+    if _kernel_side(in1.shape, in2.shape, mode):
+        in1, in2 = in2, in1  # convolution commutes; 'valid' needs the larger input first
+    geom = shapes.signal_conv_geometry(in1.shape, in2.shape, mode)
+    kernel = np.ascontiguousarray(np.flip(in2)).reshape((1, 1) + in2.shape)
+    return direct.forward(in1.reshape((1, 1) + in1.shape), kernel, None, geom).reshape(geom.out_spatial)
+
 def _kernel_side(shape1, shape2, mode):
     """True when the direct kernel slides in1 over in2 (SciPy's 'valid' swap), False when it slides in2."""
     return mode == "valid" and any(b > a for a, b in zip(shape1, shape2))
@@ -45,7 +54,7 @@ def _kernel_side(shape1, shape2, mode):
 def _real(in1, in2, mode):
     swapped = _kernel_side(in1.shape, in2.shape, mode)
     if shapes.all_finite(in1 if swapped else in2):
-        return direct.convolve(in1, in2, mode)
+        return _by_kernel(in1, in2, mode)
     image, kernel = (in2, in1) if swapped else (in1, in2)
     full = _with_non_finite_taps(image, kernel)
     return np.ascontiguousarray(full[shapes.signal_crop(full.shape, shapes.signal_output_shape(in1.shape, in2.shape,
@@ -57,7 +66,7 @@ def _with_non_finite_taps(image, kernel):
     the finite parts through the direct kernel, each non-finite kernel tap times the whole image, and each
     non-finite image element times the finite taps."""
     bad_taps, bad_pixels = ~np.isfinite(kernel), ~np.isfinite(image)
-    full = direct.convolve(np.where(bad_pixels, 0, image), np.where(bad_taps, 0, kernel), "full")
+    full = _by_kernel(np.where(bad_pixels, 0, image), np.where(bad_taps, 0, kernel), "full")
     for tap in zip(*np.nonzero(bad_taps)):
         full[tuple(slice(t, t + n) for t, n in zip(tap, image.shape))] += kernel[tap] * image
     for pixel in zip(*np.nonzero(bad_pixels)):
