@@ -56,13 +56,14 @@ def test_another_process_reads_them_back(fresh, tmp_path):
     key = next(iter(fresh))
     check = ("import numpy as np, ops, sys\n"
              "from ops import select\n"
+             "ops.set_num_threads(int(sys.argv[2]))  # the key holds the thread count\n"
              "ops.autotune(True, cache=sys.argv[1])\n"
              "select.time.perf_counter = None  # any timing fails\n"
              "from tests.ops.test_autotune_cache import conv\n"
              "conv()\n"
              "print(sorted(select._winners.values()))\n")
-    done = subprocess.run([sys.executable, "-c", check, str(path)], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": ROOT}, check=False)
+    done = subprocess.run([sys.executable, "-c", check, str(path), str(key[-1])], capture_output=True, text=True,
+                          timeout=300, env={**os.environ, "PYTHONPATH": ROOT}, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str([fresh[key]])
 
