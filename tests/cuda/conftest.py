@@ -16,6 +16,7 @@ too, is made to behave as a GPU's where that decides whether a test can pass
 import contextlib
 import os
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -130,6 +131,49 @@ def gpu_like_memory():
             setattr(owner, name, original)
 
 
+@contextlib.contextmanager
+def device_functions_keep_the_simulated_module():
+    """Within: a device function's `cuda` global stays the simulated module until the last thread in it returns.
+
+    The simulator swaps a device function's `cuda` global for the simulated module at each call and puts the
+    real one back when that call returns, even while other threads of the block still run the function (a
+    later caller finds it swapped already and saves nothing): in a device function defined in another module
+    than its kernel, a thread then meets the real numba.cuda, which has no threadIdx, now and then.
+    Here the swap is counted per module, and undone by the last call that leaves.
+    """
+    from numba.cuda.simulator import kernel
+
+    simulated_swap = kernel.swapped_cuda_module
+    lock = threading.Lock()
+    swapped = {}  # id of a module's globals -> [calls inside, the names that held the real numba.cuda]
+
+    @contextlib.contextmanager
+    def counted_swap(fn, fake_cuda):
+        from numba import cuda
+        module_globals = fn.__globals__
+        with lock:
+            entry = swapped.get(id(module_globals))
+            if entry is None:
+                real = {name: value for name, value in module_globals.items() if value is cuda}
+                module_globals.update(dict.fromkeys(real, fake_cuda))
+                entry = swapped[id(module_globals)] = [0, real]
+            entry[0] += 1
+        try:
+            yield
+        finally:
+            with lock:
+                entry[0] -= 1
+                if entry[0] == 0:
+                    del swapped[id(module_globals)]
+                    module_globals.update(entry[1])
+
+    kernel.swapped_cuda_module = counted_swap
+    try:
+        yield
+    finally:
+        kernel.swapped_cuda_module = simulated_swap
+
+
 @pytest.fixture(autouse=True, scope="package")
 def cuda_ready():
     """Fail every CUDA test with the reason when neither a GPU nor the simulator can run kernels."""
@@ -141,6 +185,7 @@ def cuda_ready():
             sys.setswitchinterval(SIMULATOR_SWITCH_INTERVAL)
             stack.enter_context(real_device_array_api())
             stack.enter_context(gpu_like_memory())
+            stack.enter_context(device_functions_keep_the_simulated_module())
         yield
     sys.setswitchinterval(saved)
 
