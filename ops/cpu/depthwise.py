@@ -99,9 +99,7 @@ def grad_input(grad_out, w, geom):
     _check(geom, grad_out.dtype, "grad_input")
     if not np.isfinite(w).all():
         return gemm.grad_input(grad_out, w, geom)
-    crop, transposed = geom.transposed()
-    g = np.ascontiguousarray(grad_out[(Ellipsis,) + crop])
-    return forward(g, planes.transposed_weights(w, geom), None, transposed)
+    return planes.transposed_forward(forward, grad_out, w, geom)
 
 
 def grad_weight(x, grad_out, geom):

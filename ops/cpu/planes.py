@@ -68,3 +68,11 @@ def transposed_weights(w, geom):
     groups, kg, cg = geom.groups, geom.out_channels // geom.groups, geom.in_channels // geom.groups
     flipped = np.flip(w, axis=tuple(range(2, 2 + geom.nd))).reshape((groups, kg, cg) + geom.kernel)
     return np.ascontiguousarray(flipped.swapaxes(1, 2)).reshape((geom.in_channels, kg) + geom.kernel)
+
+
+def transposed_forward(forward, grad_out, w, geom):
+    """The input gradient of a stride-1 conv as forward(grad_out cropped, transposed_weights(w), None, transposed
+    geometry) (ConvGeometry.transposed): (N, K, *S_out) -> (N, C, *S)."""
+    crop, transposed = geom.transposed()
+    g = np.ascontiguousarray(grad_out[(Ellipsis,) + crop])
+    return forward(g, transposed_weights(w, geom), None, transposed)

@@ -94,9 +94,7 @@ def forward(x, w, bias, geom):
 def grad_input(grad_out, w, geom):
     """grad_out (N, K, H_out, W_out), w (K, C, 3, 3) -> (N, C, H, W)."""
     _check(geom)
-    crop, transposed = geom.transposed()
-    g = np.ascontiguousarray(grad_out[(Ellipsis,) + crop])
-    return forward(g, planes.transposed_weights(w, geom), None, transposed)
+    return planes.transposed_forward(forward, grad_out, w, geom)
 
 
 def grad_weight(x, grad_out, geom):
