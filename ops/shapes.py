@@ -146,6 +146,18 @@ class ConvGeometry:
         """Multiply-adds x 2 of the forward pass."""
         return 2 * math.prod(self.output_shape) * math.prod(self.weight_shape[1:])
 
+    def transposed(self):
+        """The input gradient of a stride-1 conv is the stride-1 conv of grad_out with the kernel flipped and its
+        channel axes swapped within each group, padded by span - padding: (the crop of grad_out where that
+        padding is negative, that conv's geometry)."""
+        spans = [d * (k - 1) for k, d in zip(self.kernel, self.dilation)]
+        pads = [(span - lo, span - hi) for span, (lo, hi) in zip(spans, self.padding)]
+        crop = tuple(slice(max(0, -lo), size - max(0, -hi)) for (lo, hi), size in zip(pads, self.out_spatial))
+        spatial = tuple(c.stop - c.start for c in crop)
+        pads = tuple((max(0, lo), max(0, hi)) for lo, hi in pads)
+        return crop, ConvGeometry(self.batch, self.out_channels, self.in_channels, self.groups, spatial, self.kernel,
+                                  self.stride, pads, self.dilation, self.in_spatial)
+
 
 def normalise_padding(padding, kernel, dilation, stride, nd):
     """A conv's padding argument (an int, nd ints, 'same' or 'valid') as nd (before, after) pairs."""

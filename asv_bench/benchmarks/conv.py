@@ -1,4 +1,6 @@
 """ops.conv1d/2d/3d and their gradients over the conv shapes, per backend and algorithm."""
+import numpy as np
+
 import ops
 from ops import select
 from ops import shapes as op_shapes
@@ -31,7 +33,7 @@ def require_algorithm(geom, backend, algorithm):
     require_listed(select.CONV_ALGORITHMS, backend, algorithm, "conv algorithm")
     if algorithm == "winograd":
         from ops.cpu import winograd
-        if not winograd.supports(geom):
+        if not winograd.supports(geom, np.dtype(np.float32), "forward"):
             raise NotImplementedError("Winograd's F(2x2, 3x3) computes 2-D 3x3 stride-1 convs without groups only")
 
 

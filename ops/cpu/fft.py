@@ -45,3 +45,13 @@ def convolve(in1, in2, mode="full", axes=None):
     fast_shape = [scipy.fft.next_fast_len(full_shape[a], real=dtype.kind != "c") for a in axes]
     # the crop lies inside the full result, which starts the (larger) fast-length one
     return np.ascontiguousarray(spectra_product(in1, in2, fast_shape, axes)[crop], dtype=dtype)
+
+
+def cost(shape1, shape2, mode, itemsize, threads):
+    """Estimated seconds of this method for correlate/convolve(in1, in2, mode) (see ops.cpu.cost_model): three
+    transforms of the full result's shape, divided by min(threads, 1 + its size / 65536)."""
+    import math
+
+    from .cost_model import CALL, fft_seconds, parallel
+    full = shapes.signal_output_shape(shape1, shape2, "full")
+    return CALL + parallel(3 * fft_seconds(full) * itemsize / 4, 1 + math.prod(full) // 65536, threads)

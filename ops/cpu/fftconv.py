@@ -11,14 +11,38 @@ inserts zeros into the kernel, stride > 1 computes the stride-1 result and
 subsamples it (the gradients upsample grad_out with zeros). The selector only
 picks this for stride-1 convs with large kernels.
 """
+import math
+
 import numpy as np
 import scipy.fft
 from numba import njit, prange
 
-from .. import threads
+from .. import shapes, threads
+from .cost_model import CALL, fft_seconds, padded_extent, parallel
 
 # A transform mixes a whole plane into every output: one Inf or NaN makes its whole output plane NaN.
 SPREADS_NONFINITE = True
+
+# The cost model's rates (seconds, float32, one core; see ops.cpu.cost_model)
+SPECTRAL_MAC = 1.2e-9  # one complex multiply-add between transforms
+FFT_BATCHED = 0.5      # a conv transforms many planes per call: cheaper per plane
+FFT_CALL = 50e-6       # the fixed part of a conv by FFT (allocations, three transform calls)
+
+
+def supports(geom, dtype, op):
+    """Every geometry, op ('forward', 'grad_input', 'grad_weight') and float dtype."""
+    return dtype in shapes.FLOAT_DTYPES
+
+
+def cost(op, geom, itemsize, threads):
+    """Estimated seconds of one pass: one transform per input, filter and output plane, plus the channel sums
+    between them; divided by min(threads, its tasks), float64 twice float32."""
+    padded = padded_extent(geom)
+    cg = geom.in_channels // geom.groups
+    transforms = geom.batch * geom.in_channels + geom.out_channels * cg + geom.batch * geom.out_channels
+    spectral = geom.batch * geom.out_channels * cg * math.prod(padded) / 2
+    work = transforms * fft_seconds(padded) * FFT_BATCHED + spectral * SPECTRAL_MAC
+    return CALL + FFT_CALL + parallel(work * itemsize / 4, geom.batch * geom.out_channels, threads)
 
 
 @njit(parallel=True, cache=True)

@@ -12,13 +12,18 @@ import math
 
 import numpy as np
 
-from .. import threads
+from .. import shapes, threads
 from .._native import gemm as native
 from .._native import products
+from .cost_model import CALL, PACK_ELEMENT, parallel, product_flop, tile_waste
 
 # Bytes of packed columns per block: half of the 1 MiB L2 per core of the machine we measure on,
 # so the block, a panel of the weights and the output block all stay there.
 _BLOCK_BYTES = 512 * 1024
+
+# The cost model's rates (seconds, float32, one core; see ops.cpu.cost_model)
+GEMM_CALL = 0.5e-6  # one product on a block, with its own packing of the operands
+PACK_RUN = 4e-9     # one run of im2col (an output line of one channel at one kernel offset)
 
 
 def _as_3d(values, fill):
@@ -66,6 +71,32 @@ def packed_weights(w2, groups, transposed=False):
     packed = np.empty(groups * products.packed_size(*((k, m) if transposed else (m, k))) if fast else 0, w2.dtype)
     products.pack_weights(w2, groups, transposed, packed)
     return packed
+
+
+def supports(geom, dtype, op):
+    """Every geometry, op ('forward', 'grad_input', 'grad_weight') and float dtype."""
+    return dtype in shapes.FLOAT_DTYPES
+
+
+def cost(op, geom, itemsize, threads):
+    """Estimated seconds of one pass: the flops at the product rate (AVX-512 kernel, else BLAS; empty rows of
+    its 8-row tile count), plus the im2col/col2im elements (three times for the weight gradient, whose product
+    packs them again, transposed) and lines, plus one call per image block and group; divided by
+    min(threads, its tasks)."""
+    out_positions = math.prod(geom.out_spatial)
+    kvol = math.prod(geom.kernel)
+    identity = kvol == 1 and all(s == 1 for s in geom.stride) and not any(map(any, geom.padding))
+    packed = 0 if identity else geom.batch * geom.in_channels * kvol * out_positions
+    runs = 0 if identity else packed // geom.out_spatial[-1]
+    calls = geom.batch * geom.groups * max(1, out_positions // 4096)
+    kg = geom.out_channels // geom.groups
+    rows = {"forward": kg, "grad_input": geom.in_channels // geom.groups * kvol, "grad_weight": kg}[op]
+    if op == "grad_weight":  # the columns packed once more, transposed, as the product's B
+        packed *= 3
+    work = (geom.flops * product_flop(itemsize) * tile_waste(rows) + packed * PACK_ELEMENT + runs * PACK_RUN
+            + calls * GEMM_CALL)
+    tasks = geom.batch * (geom.groups if op == "grad_input" else max(1, out_positions // 256))
+    return CALL + parallel(work, tasks, threads)
 
 
 def forward(x, w, bias, geom):

@@ -81,3 +81,23 @@ def convolve(in1, in2, mode="full", axes=None):
         y = _fold(y, lead + 2 * dim, blocks[dim], full_shape[axes[dim]])
     y = np.moveaxis(y, range(lead, y.ndim), axes)
     return np.ascontiguousarray(y[crop], dtype=dtype)
+
+
+# The fixed part of one block's N-D transform in an overlap-add (1-D batches well), in seconds (ops.cpu.cost_model).
+FFT_BLOCK = 1e-6
+
+
+def cost(shape1, shape2, mode, itemsize, threads):
+    """Estimated seconds of this method for correlate/convolve(in1, in2, mode) (see ops.cpu.cost_model): two
+    transforms per block (and one of in2), then an overlap-add pass over the blocks per dim; infinite for one
+    block, where the plain FFT does the same without the extra passes."""
+    from .cost_model import CALL, PACK_ELEMENT, fft_seconds, parallel
+    if mode == "valid" and any(b > a for a, b in zip(shape1, shape2)):
+        shape1, shape2 = shape2, shape1
+    fft_shape, _, counts = block_plan(shape1, shape2)
+    if math.prod(counts) == 1:
+        return math.inf
+    size, batch = math.prod(fft_shape), math.prod(counts)
+    per_block = fft_seconds(fft_shape) + (FFT_BLOCK if len(shape1) > 1 else 0.0)
+    work = (2 * batch + 1) * per_block + 3 * len(shape1) * batch * size * PACK_ELEMENT
+    return CALL + parallel(work * itemsize / 4, batch, threads)

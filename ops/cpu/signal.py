@@ -1,7 +1,7 @@
 """The direct method of ops.correlate / convolve on the CPU, for every dtype family scipy.signal takes.
 
-float32 and float64 run the direct conv kernel (ops.cpu.direct.forward over shapes.signal_conv_geometry) as they are; the
-other families are composed from it:
+float32 and float64 run the direct conv family's forward (ops.select.CONV_FAMILIES, over
+shapes.signal_conv_geometry) as they are; the other families are composed from it:
 - complex: Gauss's three real products, (a + ib)(c + id) = ac - bd + i((a + b)(c + d) - ac - bd),
   two when one input is real;
 - bool and integers: exact, in SciPy's result dtype. While every partial sum stays below 2**53
@@ -15,11 +15,15 @@ infinite or NaN tap would give 0 * inf = NaN where the plain sum of products
 (ops.reference) has no product at all. Such taps are taken out of the kernel and
 added back as shifted copies of in1, so the result has the reference's NaN and Inf.
 """
+import math
+
 import numpy as np
 from numba import njit
 
-from .. import shapes
-from . import direct
+from .. import select, shapes
+from .cost_model import CALL, PACK_ELEMENT, fast_products, parallel
+from .depthwise import DEPTHWISE_MAC
+from .direct import DIRECT_MAC
 
 EXACT_FLOAT_BOUND = 2 ** 53
 
@@ -44,7 +48,9 @@ def _by_kernel(in1, in2, mode):
         in1, in2 = in2, in1  # convolution commutes; 'valid' needs the larger input first
     geom = shapes.signal_conv_geometry(in1.shape, in2.shape, mode)
     kernel = np.ascontiguousarray(np.flip(in2)).reshape((1, 1) + in2.shape)
-    return direct.forward(in1.reshape((1, 1) + in1.shape), kernel, None, geom).reshape(geom.out_spatial)
+    conv = select.conv_algorithm(geom, "cpu", "direct")
+    return conv.forward(in1.reshape((1, 1) + in1.shape), kernel, None, geom).reshape(geom.out_spatial)
+
 
 def _kernel_side(shape1, shape2, mode):
     """True when the direct kernel slides in1 over in2 (SciPy's 'valid' swap), False when it slides in2."""
@@ -124,3 +130,16 @@ def _full_int64(a, b, out):
                     for j1 in range(b.shape[1]):
                         for j2 in range(b.shape[2]):
                             out[i0 + j0, i1 + j1, i2 + j2] += v * b[j0, j1, j2]
+
+
+def cost(shape1, shape2, mode, itemsize, threads):
+    """Estimated seconds of this method for correlate/convolve(in1, in2, mode) (see ops.cpu.cost_model): the
+    multiply-adds, on the native depthwise kernel with a padded copy of the larger input where it runs (float32
+    on AVX-512), else on the Numba kernel; divided by min(threads, blocks of 4096 outputs)."""
+    out = math.prod(shapes.signal_output_shape(shape1, shape2, mode))
+    macs = out * min(math.prod(shape1), math.prod(shape2))
+    if fast_products(itemsize):
+        work = macs * DEPTHWISE_MAC + math.prod(shapes.signal_output_shape(shape1, shape2, "full")) * PACK_ELEMENT
+    else:
+        work = macs * DIRECT_MAC * itemsize / 4
+    return CALL + parallel(work, out // 4096, threads)

@@ -12,7 +12,9 @@ from tests.helpers import assert_close
 CONV = {1: ops.conv1d, 2: ops.conv2d, 3: ops.conv3d}
 GRAD_INPUT = {1: ops.conv1d_grad_input, 2: ops.conv2d_grad_input, 3: ops.conv3d_grad_input}
 GRAD_WEIGHT = {1: ops.conv1d_grad_weight, 2: ops.conv2d_grad_weight, 3: ops.conv3d_grad_weight}
-ALGORITHMS = sorted(set(select.CONV_ALGORITHMS["cpu"]) - {"reference"})
+# The native kernels alone cover only some passes: tests/ops/cpu/test_registry.py runs them where they do, and
+# here they run within the direct family.
+ALGORITHMS = sorted(set(select.CONV_ALGORITHMS["cpu"]) - {"reference", "implicit", "depthwise"})
 
 
 def random_case(rng, nd, dtype, stride_one=False):
@@ -42,7 +44,7 @@ def random_case(rng, nd, dtype, stride_one=False):
 def refused(algorithm, geom, call):
     """Whether the algorithm does not cover this geometry (winograd: 2-D 3x3 stride-1 convs only), after
     checking that call() then says so."""
-    if algorithm == "winograd" and not winograd.supports(geom):
+    if algorithm == "winograd" and not winograd.supports(geom, np.dtype(np.float64), "forward"):
         with pytest.raises(NotImplementedError, match="3x3"):
             call()
         return True
@@ -127,7 +129,7 @@ def test_gemm_across_the_kernel_blocking_edges(rng, product):
 
 
 def test_direct_on_the_native_kernels_and_on_numba(rng, product):
-    """Stride-1 convs with >= 4 filters per group run the direct algorithm's native implicit GEMM in
+    """Stride-1 convs with >= 4 filters per group run the direct family's native implicit GEMM in
     float32, depthwise ones its native depthwise kernel (grad_input as a conv of grad_out for both), else
     its Numba kernels: 1-3 dims, dilation, groups, 'same' with an even kernel, padding larger than the
     kernel (negative padding for grad_input), more taps than the depthwise weight gradient keeps at once,

@@ -1,5 +1,7 @@
 """The CPU algorithm choice: the cost model picks the expected algorithm where the answer is clear,
 'auto' agrees with the reference whatever it picks, and autotune times, remembers and still agrees."""
+import importlib
+
 import numpy as np
 import pytest
 
@@ -8,27 +10,35 @@ from ops import reference, select, shapes
 from tests.helpers import assert_close
 
 
+def conv_costs(geom, op, itemsize=4, threads=2):
+    """Every CPU algorithm's estimated seconds for this pass, where it supports it ('auto''s candidates)."""
+    dtype = np.dtype(f"f{itemsize}")
+    modules = {name: importlib.import_module(path) for name, path in select.CONV_ALGORITHMS["cpu"].items()
+               if name != "reference"}
+    return {name: m.cost(op, geom, itemsize, threads) for name, m in modules.items() if m.supports(geom, dtype, op)}
+
+
 def conv_choice(x_shape, w_shape, nd=2, stride=1, padding=0, groups=1, op="forward", threads=2, itemsize=4):
     geom = shapes.conv_geometry(x_shape, w_shape, nd, stride, padding, 1, groups)
-    return select.cheapest({name: select.conv_cost(name, op, geom, itemsize, threads)
-                            for name in select.CONV_ALGORITHMS["cpu"]})
+    return select.cheapest(conv_costs(geom, op, itemsize, threads))
 
 
 @pytest.mark.parametrize("op", ["forward", "grad_input", "grad_weight"])
 def test_the_cost_model_picks_the_obvious_algorithm(op):
     from ops._native import products
     # many channels: Winograd's F(2x2, 3x3) for 3x3 stride-1 convs where its transforms run on AVX-512 (float32),
-    # but for the weight gradient; elsewhere the implicit GEMM of 'direct' where it runs (float32 on AVX-512;
-    # strided convs' forward only), else im2col + GEMM; the two come close for the weight gradient
+    # but for the weight gradient; elsewhere the implicit GEMM where it runs (float32 on AVX-512; strided convs'
+    # forward only), else im2col + GEMM; the two come close for the weight gradient
     fast = products.fast_sgemm()
-    many = {"winograd"} if fast and op != "grad_weight" else {"direct", "gemm"} if fast else {"gemm"}
+    many = {"winograd"} if fast and op != "grad_weight" else {"implicit", "gemm"} if fast else {"gemm"}
     assert conv_choice((8, 64, 56, 56), (64, 64, 3, 3), padding=1, op=op) in many
     assert conv_choice((8, 64, 56, 56), (64, 64, 3, 3), padding=1, op=op, itemsize=8) == "gemm"
     assert conv_choice((8, 64, 56, 56), (128, 64, 1, 1), op=op) == "gemm"
-    assert conv_choice((8, 64, 56, 56), (64, 1, 3, 3), padding=1, groups=64, op=op) == "direct"
+    depthwise = "depthwise" if fast else "direct"
+    assert conv_choice((8, 64, 56, 56), (64, 1, 3, 3), padding=1, groups=64, op=op) == depthwise
     assert conv_choice((4, 8, 128, 128), (8, 8, 15, 15), padding=7, op=op) == "fft"
     # the strided stem: the implicit GEMM reads stride phases for the forward and the weight gradient
-    stem = "direct" if fast and op != "grad_input" else "gemm"
+    stem = "implicit" if fast and op != "grad_input" else "gemm"
     assert conv_choice((8, 3, 224, 224), (64, 3, 7, 7), stride=2, padding=3, op=op) == stem
 
 
@@ -46,16 +56,21 @@ def test_the_cuda_rule_takes_the_gemm_for_deep_sums_over_many_filters(op):
 
 def test_the_signal_cost_model_picks_the_obvious_method():
     def choice(s1, s2, mode):
-        return select.cheapest({m: select.signal_cost(m, s1, s2, mode, 4, 2) for m in select.SIGNAL_METHODS["cpu"]})
+        return select.cheapest({m: importlib.import_module(path).cost(s1, s2, mode, 4, 2)
+                                for m, path in select.SIGNAL_METHODS["cpu"].items()})
     assert choice((512, 512), (3, 3), "same") == "direct"
     assert choice((512, 512), (31, 31), "same") == "fft"
     assert choice((1000000,), (1001,), "full") == "oa"
     assert choice((1000000,), (11,), "full") == "direct"
 
 
-def test_the_reference_is_never_chosen():
-    geom = shapes.conv_geometry((1, 1, 4), (1, 1, 3), 1)
-    assert select.conv_cost("reference", "forward", geom, 4, 1) == float("inf")
+def test_the_reference_is_never_chosen(rng, monkeypatch):
+    def no_reference(*args):
+        raise AssertionError("auto ran the NumPy reference")
+    monkeypatch.setattr(reference.conv, "forward", no_reference)
+    x, w = rng.standard_normal((1, 1, 4)), rng.standard_normal((1, 1, 3))
+    geom = shapes.conv_geometry(x.shape, w.shape, 1)
+    assert_close(ops.conv1d(x, w), reference.correlate(x[0, 0], w[0, 0], "valid").reshape(geom.output_shape))
 
 
 @pytest.fixture

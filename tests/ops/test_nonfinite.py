@@ -1,11 +1,14 @@
-"""NaN and Inf: the exact algorithms (direct, gemm) give the reference's pattern of non-finite outputs; the
+"""NaN and Inf: the exact algorithms (direct, implicit, depthwise, gemm) give the reference's pattern of non-finite outputs; the
 transform algorithms (fft, winograd) may spread or turn Inf into NaN, so 'auto' never uses them on
 non-finite inputs: whichever algorithm it would pick, the answer is the reference's."""
+import importlib
+
 import numpy as np
 import pytest
 
 import ops
 from ops import reference, select, shapes
+from tests.ops.test_cpu_select import conv_costs
 
 pytestmark = pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")
 
@@ -59,13 +62,17 @@ GEOMETRIES = {  # each one is where auto would pick winograd or fft on finite in
 }
 
 
-@pytest.mark.parametrize("algorithm", ["auto", "direct", "gemm", "reference"])
+@pytest.mark.parametrize("algorithm", ["auto", "direct", "implicit", "depthwise", "gemm", "reference"])
 @pytest.mark.parametrize("op", PASSES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", sorted(GEOMETRIES))
 def test_exact_algorithms_and_auto_give_the_reference_nonfinite_pattern(rng, algorithm, op, dtype, case):
     x_shape, w_shape, args = GEOMETRIES[case]
     geom = shapes.conv_geometry(x_shape, w_shape, 2, **args)
+    if algorithm in ("implicit", "depthwise"):
+        module = importlib.import_module(select.CONV_ALGORITHMS["cpu"][algorithm])
+        if not module.supports(geom, np.dtype(dtype), op):
+            pytest.skip(f"{algorithm} does not compute this pass here")
     for poison in (0, 1):
         a, b = operands(rng, op, geom, dtype, poison)
         assert_same_nonfinite(run(op, algorithm, a, b, geom, args), expected(op, a, b, geom))
@@ -92,8 +99,7 @@ def test_auto_still_picks_the_transforms_on_finite_inputs(rng):
     for case, algorithm in (("3x3", "winograd"), ("15x15", "fft")):
         x_shape, w_shape, args = GEOMETRIES[case]
         geom = shapes.conv_geometry(x_shape, w_shape, 2, **args)
-        costs = {name: select.conv_cost(name, "forward", geom, 4, ops.get_num_threads())
-                 for name in select.CONV_ALGORITHMS["cpu"]}
+        costs = conv_costs(geom, "forward", 4, ops.get_num_threads())
         if select.cheapest(costs) != algorithm:
             pytest.skip(f"the cost model prefers {select.cheapest(costs)} for {case} on this machine")
         x = rng.standard_normal(x_shape).astype(np.float32)
